@@ -1,0 +1,246 @@
+"""The small interface classes that plugins subclass.
+
+Registration hooks return these classes; the host instantiates them with validated
+parameters (``cls(params)``). Plugins never validate their own parameters: they declare a
+``Params`` model (a frozen pydantic model that rejects unknown keys) and the host does the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # keep TensorFlow out of import time for `bench --help`
+    import keras
+
+
+class Params(BaseModel):
+    """Base of every plugin's parameter model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plugin:
+    """Common base: a name, a version and a typed parameter model."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.0.0"
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+
+# --------------------------------------------------------------------------------------------
+# Datasets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DataSplit:
+    """A loaded split: images as float32 NHWC inside ``clip_values``, labels as int64 indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...]
+    name: str
+    clip_values: tuple[float, float] = (0.0, 1.0)
+    _fingerprint: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.y.shape[0]:
+            raise ValueError(f"{self.name}: {self.x.shape[0]} images but {self.y.shape[0]} labels")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x.shape[1:])
+
+    def fingerprint(self) -> str:
+        """sha256 over shapes, dtypes and bytes of images and labels (computed once)."""
+        if not self._fingerprint:
+            h = hashlib.sha256()
+            for arr in (self.x, self.y):
+                h.update(f"{arr.shape}{arr.dtype}".encode())
+                h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(repr((self.num_classes, self.clip_values)).encode())
+            self._fingerprint.append(h.hexdigest())
+        return self._fingerprint[0]
+
+    def take(self, n: int) -> DataSplit:
+        """The first ``n`` samples (the split itself when it has no more than ``n``)."""
+        if n >= len(self):
+            return self
+        return DataSplit(
+            self.x[:n], self.y[:n], self.num_classes, self.class_names,
+            f"{self.name}[:{n}]", self.clip_values,
+        )
+
+
+class Dataset(Plugin):
+    """A source of labelled images."""
+
+    def load(self, split: str) -> DataSplit:
+        """Load one split, e.g. ``train``, ``test[:85%]`` or ``train[:20000]``.
+
+        Raise :class:`bench.errors.DataError` with one clear line when the data is missing or
+        corrupt.
+        """
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------
+# Models and defenses
+# --------------------------------------------------------------------------------------------
+
+
+class Model(Plugin):
+    """A trainable classifier architecture. Networks output **logits**."""
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> keras.Model:
+        """Return a fresh, untrained network mapping images to logits."""
+        raise NotImplementedError
+
+    def fit(
+        self,
+        model: keras.Model,
+        x: np.ndarray,
+        targets: np.ndarray,
+        temperature: float,
+        seed: int,
+        callbacks: Sequence[Any] = (),
+    ) -> dict[str, list[float]]:
+        """Train ``model`` in place on probability ``targets`` (one-hot or soft labels).
+
+        The loss is the cross-entropy between ``targets`` and ``softmax(logits / temperature)``.
+        Return the training history (metric name -> per-epoch values).
+        """
+        raise NotImplementedError
+
+    def training_key(self) -> dict[str, Any]:
+        """Everything about training that determines the weights (part of the cache key)."""
+        return self.params.model_dump(mode="json")
+
+    def epochs(self) -> int:
+        """Number of epochs one ``fit`` runs (used for progress display)."""
+        return int(getattr(self.params, "epochs", 1))
+
+
+class Trainer:
+    """Handed to a defense by the host: trains (or loads from cache) models of one architecture.
+
+    Implemented by the host (:mod:`bench.training`); defenses only call it.
+    """
+
+    train_data: DataSplit
+
+    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any]) -> keras.Model:
+        """Train a fresh network on ``train_data.x`` with probability ``targets`` at ``temperature``.
+
+        ``role`` describes where the targets come from (e.g. ``{"labels": "hard"}`` or
+        ``{"labels": "soft", "teacher": <key>}``) and is part of the cache key, so a second call
+        with the same inputs loads the cached weights instead of training.
+        """
+        raise NotImplementedError
+
+    def key_of(self, model: keras.Model) -> str:
+        """The cache key under which ``model`` was trained or loaded."""
+        raise NotImplementedError
+
+    def predict_logits(self, model: keras.Model, x: np.ndarray) -> np.ndarray:
+        """Batched forward pass returning logits as a NumPy array."""
+        raise NotImplementedError
+
+    def one_hot(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Defense(Plugin):
+    """Produces the deployed (logits) model from an architecture and its training data."""
+
+    def apply(self, trainer: Trainer) -> keras.Model:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------
+# Attacks
+# --------------------------------------------------------------------------------------------
+
+TargetSpec = int | Literal["random", "least-likely", "next"] | None
+
+
+class AttackParams(Params):
+    """Parameters every attack has. ``target`` None means untargeted."""
+
+    target: TargetSpec = None
+
+
+@dataclass(frozen=True)
+class AttackOutput:
+    """What an attack returns: adversarial examples, one per input, same shape and dtype."""
+
+    x_adv: np.ndarray
+    #: optional per-sample flag reported by the attack itself (the host recomputes success)
+    success: np.ndarray | None = None
+    #: anything the attack wants recorded beside the metrics (e.g. resolved internal settings)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Attack(Plugin):
+    """An evasion attack on a logits model."""
+
+    Params: ClassVar[type[Params]] = AttackParams
+
+    @property
+    def targeted(self) -> bool:
+        return getattr(self.params, "target", None) is not None
+
+    def bound(self) -> tuple[float | str, float] | None:
+        """``(norm, eps)`` when the attack promises ``||x_adv - x||_norm <= eps``, else None.
+
+        ``norm`` is ``"inf"``, ``1`` or ``2``; the host checks every batch against it.
+        """
+        return None
+
+    def generate(
+        self,
+        model: keras.Model,
+        x: np.ndarray,
+        y: np.ndarray,
+        targets: np.ndarray | None,
+        clip_values: tuple[float, float],
+        num_classes: int,
+    ) -> AttackOutput:
+        """Craft adversarial examples for ``x`` (true labels ``y``).
+
+        ``targets`` holds one target class per sample for targeted attacks (computed by the host
+        from ``params.target``), else None.
+        """
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------
+# Reporters
+# --------------------------------------------------------------------------------------------
+
+
+class Reporter(Plugin):
+    """Renders a stored run into a file format (markdown, CSV, JSON, ...)."""
+
+    extension: ClassVar[str] = "txt"
+
+    def render(self, report: Any) -> str:
+        """Render a :class:`bench.report.RunReport` to text."""
+        raise NotImplementedError
+
+
+ProgressCallback = Callable[[int, int], None]
