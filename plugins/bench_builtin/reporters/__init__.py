@@ -1,0 +1,85 @@
+"""Built-in report formats: markdown, CSV and JSON (``bench report RUN --format F``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from bench.interfaces import Params, Reporter
+from bench.report import RunReport, fmt_seconds, fmt_value
+
+
+class MarkdownParams(Params):
+    metric: str = "success_rate"
+
+
+class Markdown(Reporter):
+    name = "markdown"
+    version = "1.0.0"
+    extension = "md"
+    description = "Success-rate matrix and timings as Markdown tables"
+    Params = MarkdownParams
+
+    def render(self, report: RunReport) -> str:
+        metric = self.params.metric  # type: ignore[attr-defined]
+        run = report.run
+        lines = [f"# Run {run['id']}: {run['suite_name']}", "",
+                 f"Status: {run['status']}; started {run['started']}, finished "
+                 f"{run['finished'] or '-'}; commit {run.get('git_commit') or '-'}", "",
+                 f"## {metric} by model x defense (columns: attacks)", ""]
+        head = ["model", "defense", "clean acc", *report.attack_ids]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for e in report.matrix(metric):
+            vals = [e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy")]
+            vals += [fmt_value(e[a], metric) for a in report.attack_ids]
+            lines.append("| " + " | ".join(vals) + " |")
+        lines += ["", "## Timings (training; generation per attack)", ""]
+        head = ["model", "defense", "train", *report.attack_ids]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for e in report.timings():
+            vals = [e["model"], e["defense"], fmt_seconds(e["train_seconds"])]
+            vals += [fmt_seconds(e[a]) for a in report.attack_ids]
+            lines.append("| " + " | ".join(vals) + " |")
+        failures = report.failures()
+        if failures:
+            lines += ["", "## Failed cells", ""]
+            lines += [f"- `{cid}`: {err}" for cid, err in failures]
+        return "\n".join(lines) + "\n"
+
+
+class Csv(Reporter):
+    name = "csv"
+    version = "1.0.0"
+    extension = "csv"
+    description = "One line per cell with every metric and timing (long format)"
+
+    def render(self, report: RunReport) -> str:
+        metric_names = sorted({k for c in report.cells for k in c["metrics"]})
+        timing_names = sorted({k for c in report.cells for k in c["timings"]})
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["run", "cell_id", "model", "defense", "attack", "status", "error",
+                         "samples", *metric_names, *(f"time_{t}" for t in timing_names)])
+        for c in report.cells:
+            writer.writerow([report.run["id"], c["cell_id"], c["model_id"], c["defense_id"],
+                             c["attack_id"], c["status"], c["error"] or "", c["samples"],
+                             *(c["metrics"].get(m, "") for m in metric_names),
+                             *(c["timings"].get(t, "") for t in timing_names)])
+        return buf.getvalue()
+
+
+class Json(Reporter):
+    name = "json"
+    version = "1.0.0"
+    extension = "json"
+    description = "The whole run (provenance, rows, cells, metrics, timings) as JSON"
+
+    def render(self, report: RunReport) -> str:
+        data: dict[str, Any] = report.to_dict()
+        data["matrix"] = report.matrix()
+        return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
+REPORTERS: list[type[Reporter]] = [Markdown, Csv, Json]

@@ -1,0 +1,218 @@
+"""The ``bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import __version__
+from bench.errors import BenchError, ConfigError, ExitCode
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_LOG_LEVEL", "2")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", dest="plugins", action="append", default=[], metavar="PLUGIN",
+                   help="load a plugin module or .py file; '-p no:NAME' blocks one")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Benchmark adversarial robustness: model x defense x attack.")
+    parser.add_argument("--version", action="version", version=f"artbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a suite and store its results")
+    run.add_argument("suite", nargs="?", help="suite YAML (default: the built-in quickstart)")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="PATH=VALUE", help="override a suite field, e.g. models[0].params."
+                     "epochs=2 or 'attacks[cw-l2].samples=5'")
+    run.add_argument("--limit", type=int, metavar="N", help="cap evaluation samples at N")
+    run.add_argument("--store", help="SQLite result store (default: $ARTBENCH_STORE or the "
+                     "per-user data directory)")
+    run.add_argument("--cache-dir", help="trained-model cache (default: $ARTBENCH_CACHE_DIR or "
+                     "the per-user cache directory)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    _common(run)
+
+    val = sub.add_parser("validate", help="check a suite without running it")
+    val.add_argument("suite")
+    val.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="PATH=VALUE")
+    val.add_argument("--list", action="store_true", help="print every cell id")
+    _common(val)
+
+    plugins = sub.add_parser("plugins", help="list loaded plugins and what they provide")
+    _common(plugins)
+
+    schema = sub.add_parser("schema", help="print the suite JSON schema incl. plugin parameters")
+    _common(schema)
+
+    runs = sub.add_parser("runs", help="list stored runs")
+    runs.add_argument("--store")
+
+    rep = sub.add_parser("report", help="print or export a stored run")
+    rep.add_argument("run", nargs="?", help="run id (default: the latest; -2: the one before)")
+    rep.add_argument("--store")
+    rep.add_argument("--format", "-f", default="terminal",
+                     help="terminal (default) or a reporter plugin: markdown, csv, json, ...")
+    rep.add_argument("--output", "-o", help="write to this file instead of stdout")
+    rep.add_argument("--metric", default="success_rate",
+                     help="matrix metric: success_rate, adv_accuracy, l2_mean, ...")
+    _common(rep)
+    return parser
+
+
+def _load_plugins(args: argparse.Namespace) -> Any:
+    from bench.pluginmanager import load_plugins
+
+    return load_plugins(getattr(args, "plugins", []))
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from bench.cache import ModelCache
+    from bench.progress import RunProgress
+    from bench.report import load_report
+    from bench.runner import Runner, default_suite_path, plan_suite
+    from bench.store import Store
+    from bench.suite import load_suite
+    from bench.terminal import print_report
+
+    suite_path = args.suite or str(default_suite_path())
+    overrides = list(args.overrides)
+    if args.limit is not None:
+        if args.limit <= 0:
+            raise ConfigError(f"--limit: must be > 0, got {args.limit}")
+        overrides.append(f"evaluation.samples={args.limit}")
+    plugins = _load_plugins(args)
+    suite, raw = load_suite(suite_path, overrides)
+    plan = plan_suite(suite, raw, suite_path, plugins)
+    store = Store(args.store)
+    progress = RunProgress(args.quiet)
+    runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress)
+    result = runner.run()
+    print_report(load_report(store, result.run_id), console)
+    console.print(f"stored as run {result.run_id} in {store.path}", highlight=False)
+    if result.failed:
+        console.print(f"{result.failed} of {sum(result.counts.values())} cells failed",
+                      style="red")
+        return ExitCode.CELLS_FAILED
+    return ExitCode.OK
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from bench.runner import plan_suite
+    from bench.suite import load_suite
+
+    plugins = _load_plugins(args)
+    suite, raw = load_suite(args.suite, args.overrides)
+    plan = plan_suite(suite, raw, args.suite, plugins)
+    rows = {c.row for c in plan.cells}
+    console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense rows)",
+                  highlight=False)
+    if args.list:
+        for c in plan.cells:
+            console.print(f"  {c.id}  (samples {c.samples})", highlight=False)
+    return ExitCode.OK
+
+
+def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
+    plugins = _load_plugins(args)
+    table = Table(title="loaded plugins")
+    for col in ("plugin", "distribution", "version", "provides"):
+        table.add_column(col)
+    for p in plugins.loaded:
+        provides = "; ".join(f"{k}s: {', '.join(v)}" for k, v in p.provides.items())
+        table.add_row(p.name, p.distribution, p.version, provides)
+    console.print(table)
+    for kind, reg in plugins.registries.items():
+        for name, cls in reg.items():
+            console.print(f"  {kind:8} {name:16} {cls.version:8} {cls.description}",
+                          highlight=False)
+    return ExitCode.OK
+
+
+def cmd_schema(args: argparse.Namespace, console: Console) -> int:
+    from bench.suite import Suite
+
+    plugins = _load_plugins(args)
+    schema = Suite.model_json_schema()
+    schema["x-plugins"] = {
+        kind: {name: cls.Params.model_json_schema() for name, cls in reg.items()}
+        for kind, reg in plugins.registries.items()
+    }
+    sys.stdout.write(json.dumps(schema, indent=2) + "\n")
+    return ExitCode.OK
+
+
+def cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    from bench.store import Store
+
+    store = Store(args.store)
+    table = Table(title=f"runs in {store.path}")
+    for col in ("id", "suite", "status", "started", "finished", "cells", "failed", "commit"):
+        table.add_column(col)
+    for r in store.list_runs():
+        table.add_row(str(r["id"]), r["suite_name"], r["status"], r["started"],
+                      r["finished"] or "-", f"{r['cells_done']}/{r['cells_total']}",
+                      str(r["cells_failed"]), (r["git_commit"] or "-")[:12])
+    console.print(table)
+    return ExitCode.OK
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from bench.report import load_report
+    from bench.store import Store
+    from bench.terminal import print_report
+
+    store = Store(args.store)
+    report = load_report(store, args.run)
+    if args.format == "terminal":
+        if args.output:
+            raise ConfigError("--output needs --format markdown, csv, json or another reporter")
+        print_report(report, console, args.metric)
+        return ExitCode.OK
+    plugins = _load_plugins(args)
+    cls = plugins.registry("reporter").get(args.format)
+    params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
+    text = cls(cls.Params.model_validate(params)).render(report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        console.print(f"wrote {args.output}", highlight=False)
+    else:
+        sys.stdout.write(text)
+    return ExitCode.OK
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
+            "schema": cmd_schema, "runs": cmd_runs, "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        return int(COMMANDS[args.command](args, console))
+    except BenchError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted: finished cells are stored", highlight=False)
+        return int(ExitCode.INTERRUPTED)
+    except Exception:  # a bug of ours: show everything
+        traceback.print_exc()
+        return int(ExitCode.INTERNAL_ERROR)

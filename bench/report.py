@@ -1,0 +1,111 @@
+"""Results -> report data model (the statistics layer); renderers live elsewhere."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.store import Store
+
+#: metrics a matrix can show, with how to format them
+PERCENT_METRICS = {"success_rate", "adv_accuracy", "clean_accuracy", "adv_confidence_mean"}
+
+
+@dataclass
+class RunReport:
+    run: dict[str, Any]
+    rows: list[dict[str, Any]]
+    cells: list[dict[str, Any]]
+    attack_ids: list[str] = field(default_factory=list)
+    row_ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for c in self.cells:
+            if c["attack_id"] not in self.attack_ids:
+                self.attack_ids.append(c["attack_id"])
+        for r in self.rows:
+            if r["row_id"] not in self.row_ids:
+                self.row_ids.append(r["row_id"])
+        for c in self.cells:
+            if c["row_id"] not in self.row_ids:
+                self.row_ids.append(c["row_id"])
+
+    def cell(self, row_id: str, attack_id: str) -> dict[str, Any] | None:
+        for c in self.cells:
+            if c["row_id"] == row_id and c["attack_id"] == attack_id:
+                return c
+        return None
+
+    def row(self, row_id: str) -> dict[str, Any]:
+        for r in self.rows:
+            if r["row_id"] == row_id:
+                return r
+        model, defense = row_id.removeprefix("model=").split("/defense=", 1)
+        return {"row_id": row_id, "model_id": model, "defense_id": defense, "status": "missing"}
+
+    def matrix(self, metric: str = "success_rate") -> list[dict[str, Any]]:
+        """One dict per row: model, defense, clean accuracy, then attack id -> value or status."""
+        out = []
+        for rid in self.row_ids:
+            row = self.row(rid)
+            entry: dict[str, Any] = {
+                "model": row["model_id"], "defense": row["defense_id"],
+                "clean_accuracy": row.get("clean_accuracy"),
+            }
+            for aid in self.attack_ids:
+                c = self.cell(rid, aid)
+                if c is None:
+                    entry[aid] = None
+                elif c["status"] != "ok":
+                    entry[aid] = "FAILED"
+                else:
+                    entry[aid] = c["metrics"].get(metric)
+            out.append(entry)
+        return out
+
+    def timings(self) -> list[dict[str, Any]]:
+        """One dict per row: training seconds, then attack id -> generation seconds."""
+        out = []
+        for rid in self.row_ids:
+            row = self.row(rid)
+            entry: dict[str, Any] = {"model": row["model_id"], "defense": row["defense_id"],
+                                     "train_seconds": row.get("train_seconds")}
+            for aid in self.attack_ids:
+                c = self.cell(rid, aid)
+                entry[aid] = None if c is None else c["timings"].get("generate")
+            out.append(entry)
+        return out
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(c["cell_id"], c["error"] or "") for c in self.cells if c["status"] != "ok"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "rows": self.rows, "cells": self.cells}
+
+
+def load_report(store: Store, run: int | str | None) -> RunReport:
+    run_id = store.resolve_run(run)
+    run_row = dict(store.run(run_id))
+    for key in ("suite_json", "machine_json", "versions_json", "plugins_json"):
+        run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key) or "null")
+    rows = []
+    for r in store.rows(run_id):
+        d = dict(r)
+        d["training"] = json.loads(d.pop("training_json") or "[]")
+        rows.append(d)
+    return RunReport(run_row, rows, store.cells(run_id))
+
+
+def fmt_value(value: Any, metric: str = "success_rate") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if metric in PERCENT_METRICS:
+        return f"{100 * value:.1f}%"
+    return f"{value:.3g}"
+
+
+def fmt_seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}s"

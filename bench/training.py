@@ -1,0 +1,98 @@
+"""The host's implementation of :class:`bench.interfaces.Trainer`: train or load from cache."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.cache import ModelCache, cache_key
+from bench.interfaces import DataSplit, Model, Trainer
+from bench.progress import RunProgress
+from bench.timing import perf_counter
+
+if TYPE_CHECKING:
+    import keras
+
+
+def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Forward pass in batches, returning float32 logits (no Keras progress output)."""
+    import tensorflow as tf
+
+    outs = [
+        np.asarray(model(tf.convert_to_tensor(x[i : i + batch_size]), training=False))
+        for i in range(0, len(x), batch_size)
+    ]
+    if not outs:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    return np.concatenate(outs).astype(np.float32, copy=False)
+
+
+class HostTrainer(Trainer):
+    """Trains one architecture on one training split, caching every network it trains."""
+
+    def __init__(
+        self,
+        model_plugin: Model,
+        model_plugin_version: str,
+        train_data: DataSplit,
+        cache: ModelCache,
+        seed: int,
+        progress: RunProgress,
+    ) -> None:
+        self.model_plugin = model_plugin
+        self.train_data = train_data
+        self.cache = cache
+        self.seed = seed
+        self.progress = progress
+        self._base = {
+            "model": model_plugin.name,
+            "model_version": model_plugin_version,
+            "training": model_plugin.training_key(),
+            "input_shape": list(train_data.input_shape),
+            "num_classes": train_data.num_classes,
+            "data": train_data.fingerprint(),
+            "seed": seed,
+        }
+        self._keys: dict[int, str] = {}
+        #: one record per network asked for: key, role, seconds, whether it came from cache
+        self.records: list[dict[str, Any]] = []
+
+    def one_hot(self, y: np.ndarray) -> np.ndarray:
+        return np.eye(self.train_data.num_classes, dtype=np.float32)[y]
+
+    def predict_logits(self, model: keras.Model, x: np.ndarray) -> np.ndarray:
+        return predict_logits(model, x)
+
+    def key_of(self, model: keras.Model) -> str:
+        return self._keys[id(model)]
+
+    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any]) -> keras.Model:
+        material = {**self._base, "role": role, "temperature": float(temperature)}
+        key = cache_key(material)
+        label = ", ".join(f"{k}={v}" for k, v in role.items() if k != "teacher")
+        start = perf_counter()
+        if self.cache.has(key):
+            model = self.cache.load(key)
+            self.progress.log(f"  cached  {self.model_plugin.name} ({label}, T={temperature:g})")
+            cached = True
+        else:
+            model = self.model_plugin.build(
+                self.train_data.input_shape, self.train_data.num_classes, self.seed
+            )
+            bar = self.progress.keras_callback(
+                f"train {self.model_plugin.name} ({label}, T={temperature:g})",
+                self.model_plugin.epochs(),
+            )
+            history = self.model_plugin.fit(
+                model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar]
+            )
+            seconds = perf_counter() - start
+            self.cache.save(key, model, material, train_seconds=seconds, history=history)
+            cached = False
+        self._keys[id(model)] = key
+        self.records.append(
+            {"key": key, "role": role, "temperature": float(temperature),
+             "seconds": perf_counter() - start, "cached": cached}
+        )
+        return model

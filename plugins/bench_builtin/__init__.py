@@ -1,0 +1,49 @@
+"""artbench's built-in plugins.
+
+An ordinary plugin: it uses only the public API (``bench.hookimpl``, ``bench.interfaces``) and is
+registered through the ``artbench`` entry-point group exactly like a third-party package.
+"""
+
+from __future__ import annotations
+
+from bench import hookimpl
+
+__version__ = "0.1.0"
+
+
+@hookimpl(trylast=True)
+def bench_register_datasets():  # type: ignore[no-untyped-def]
+    from bench_builtin.datasets.digits import Digits
+    from bench_builtin.datasets.emnist import Emnist
+
+    return [Emnist, Digits]
+
+
+@hookimpl(trylast=True)
+def bench_register_models():  # type: ignore[no-untyped-def]
+    from bench_builtin.models.cnn import Cnn
+
+    return [Cnn]
+
+
+@hookimpl(trylast=True)
+def bench_register_defenses():  # type: ignore[no-untyped-def]
+    from bench_builtin.defenses.distillation import Distillation
+    from bench_builtin.defenses.none import NoDefense
+
+    return [NoDefense, Distillation]
+
+
+@hookimpl(trylast=True)
+def bench_register_attacks():  # type: ignore[no-untyped-def]
+    from bench_builtin.attacks.art import ATTACKS as ART_ATTACKS
+    from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
+
+    return [*ART_ATTACKS, *NATIVE_ATTACKS]
+
+
+@hookimpl(trylast=True)
+def bench_register_reporters():  # type: ignore[no-untyped-def]
+    from bench_builtin.reporters import REPORTERS
+
+    return REPORTERS

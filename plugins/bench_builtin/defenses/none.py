@@ -1,0 +1,16 @@
+"""No defense: the model trained on hard labels at temperature 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.interfaces import Defense, Trainer
+
+
+class NoDefense(Defense):
+    name = "none"
+    version = "1.0.0"
+    description = "Undefended model, trained on hard labels"
+
+    def apply(self, trainer: Trainer) -> Any:
+        return trainer.train(trainer.one_hot(trainer.train_data.y), 1.0, {"labels": "hard"})

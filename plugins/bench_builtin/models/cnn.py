@@ -1,0 +1,111 @@
+"""The reference study's CNN (their Table 2; Papernot et al. 2016 / Carlini & Wagner 2017).
+
+conv 32, conv 32, max-pool, conv 64, conv 64, max-pool (3x3 ReLU convolutions, unpadded),
+dense 200, dense 200 (ReLU, dropout 0.5), dense K **logits**. Trained with their Table 3
+settings by default: SGD, learning rate 0.01, momentum 0.5, batch 128.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from bench.errors import ConfigError
+from bench.interfaces import Model, Params
+
+
+class CnnParams(Params):
+    epochs: int = Field(default=50, gt=0)
+    batch_size: int = Field(default=128, gt=0)
+    learning_rate: float = Field(default=0.01, gt=0)
+    momentum: float = Field(default=0.5, ge=0, lt=1)
+    dropout: float = Field(default=0.5, ge=0, lt=1)
+
+
+@functools.cache
+def _loss_class() -> Any:
+    import keras
+
+    @keras.saving.register_keras_serializable(package="artbench")
+    class TemperatureCrossEntropy(keras.losses.Loss):
+        """Cross-entropy between target probabilities and softmax(logits / T)."""
+
+        def __init__(self, temperature: float = 1.0, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.temperature = float(temperature)
+
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            return keras.losses.categorical_crossentropy(
+                y_true, y_pred / self.temperature, from_logits=True
+            )
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "temperature": self.temperature}
+
+    return TemperatureCrossEntropy
+
+
+class Cnn(Model):
+    name = "cnn"
+    version = "1.0.0"
+    description = "Reference CNN of Papernot et al. 2016 / the study's Table 2, logits output"
+    Params = CnnParams
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> Any:
+        import keras
+
+        h, w = input_shape[0], input_shape[1]
+        if h < 16 or w < 16:
+            raise ConfigError(
+                f"model cnn: input {h}x{w} is too small for four unpadded 3x3 convolutions and "
+                "two 2x2 pools (needs at least 16x16)"
+            )
+        keras.utils.set_random_seed(seed)
+        p = self.params
+        layers = keras.layers
+        return keras.Sequential(
+            [
+                keras.Input(shape=input_shape),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.MaxPooling2D(2),
+                layers.Conv2D(64, 3, activation="relu"),
+                layers.Conv2D(64, 3, activation="relu"),
+                layers.MaxPooling2D(2),
+                layers.Flatten(),
+                layers.Dense(200, activation="relu"),
+                layers.Dropout(p.dropout),
+                layers.Dense(200, activation="relu"),
+                layers.Dropout(p.dropout),
+                layers.Dense(num_classes, name="logits"),
+            ],
+            name="cnn",
+        )
+
+    def fit(
+        self,
+        model: Any,
+        x: np.ndarray,
+        targets: np.ndarray,
+        temperature: float,
+        seed: int,
+        callbacks: Sequence[Any] = (),
+    ) -> dict[str, list[float]]:
+        import keras
+
+        p = self.params
+        keras.utils.set_random_seed(seed)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=p.learning_rate, momentum=p.momentum),
+            loss=_loss_class()(temperature),
+            jit_compile=False,
+        )
+        history = model.fit(
+            x, targets, batch_size=p.batch_size, epochs=p.epochs, shuffle=True,
+            verbose=0, callbacks=list(callbacks),
+        )
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
