@@ -64,7 +64,7 @@ def _accepts_list(annotation: Any) -> bool:
 
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
-        return repr(value)
+        return str(int(value)) if value.is_integer() else repr(value)
     if value is None:
         return "none"
     return str(value)

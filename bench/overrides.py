@@ -55,7 +55,9 @@ def _children(node: Any, part: str | int, where: str) -> list[Any]:
         return found
     if not isinstance(node, dict):
         raise ConfigError(f"--set {where}: not a mapping")
-    return [node.setdefault(part, {})]
+    if node.get(part) is None:
+        node[part] = {}
+    return [node[part]]
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:

@@ -1,0 +1,77 @@
+"""Test helpers: registries filled with small in-test plugin classes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pluggy
+from pydantic import Field
+
+from bench import PROJECT, hookspecs
+from bench.interfaces import Attack, AttackParams, Dataset, Defense, Model, Params, Reporter
+from bench.pluginmanager import Plugins
+from bench.registry import Registry
+
+
+class CnnLikeParams(Params):
+    epochs: int = Field(default=1, gt=0)
+
+
+class FakeModel(Model):
+    name = "cnn"
+    Params = CnnLikeParams
+
+
+class TempParams(Params):
+    temperature: float = Field(default=1.0, gt=0)
+
+
+class FakeDistillation(Defense):
+    name = "distillation"
+    Params = TempParams
+
+
+class FakeNone(Defense):
+    name = "none"
+
+
+class EpsParams(AttackParams):
+    eps: float = Field(default=0.3, ge=0)
+    norm: Literal["inf", 2] = "inf"
+    layers: list[int] = Field(default_factory=list)
+
+
+class FakeFgsm(Attack):
+    name = "fgsm"
+    Params = EpsParams
+
+
+class FakeCw(Attack):
+    name = "cw-l2"
+
+
+class FakeDataset(Dataset):
+    name = "digits"
+
+
+def make_plugins(**extra: list[type[Any]]) -> Plugins:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    classes: dict[str, list[type[Any]]] = {
+        "dataset": [FakeDataset], "model": [FakeModel],
+        "defense": [FakeNone, FakeDistillation], "attack": [FakeFgsm, FakeCw],
+        "reporter": [],
+    }
+    for kind, more in extra.items():
+        classes[kind] += more
+    regs: dict[str, Registry[Any]] = {}
+    for kind, lst in classes.items():
+        reg: Registry[Any] = Registry(kind)
+        for cls in lst:
+            reg.add(cls, "tests")
+        reg.freeze()
+        regs[kind] = reg
+    return Plugins(pm, regs, [])
+
+
+__all__ = ["Reporter", "make_plugins"]

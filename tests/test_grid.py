@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import ConfigError, PluginError
+from bench.grid import expand_grid
+from bench.suite import validate_suite
+from tests.helpers import make_plugins
+
+
+def suite(**over):
+    base = {
+        "name": "g",
+        "dataset": {"name": "digits"},
+        "models": [{"name": "cnn"}],
+        "defenses": [{"name": "none"}, {"name": "distillation",
+                                        "params": {"temperature": [1, 100]}}],
+        "attacks": [{"name": "fgsm", "params": {"eps": [0.1, 0.3]}},
+                    {"name": "cw-l2", "samples": 20}],
+        "evaluation": {"samples": 50},
+    }
+    base.update(over)
+    return validate_suite(base, "s.yaml")
+
+
+def test_sweeps_expand_into_cells_with_canonical_ids():
+    cells = expand_grid(suite(), make_plugins(), "s.yaml")
+    ids = [c.id for c in cells]
+    assert len(cells) == 3 * 3
+    assert ids[0] == "model=cnn/defense=none/attack=fgsm[eps=0.1]"
+    assert "model=cnn/defense=distillation[temperature=100]/attack=cw-l2" in ids
+    assert {c.samples for c in cells if c.attack.name == "cw-l2"} == {20}
+    assert {c.samples for c in cells if c.attack.name == "fgsm"} == {50}
+
+
+def test_list_typed_parameter_is_a_value_not_a_sweep():
+    s = suite(attacks=[{"name": "fgsm", "params": {"layers": [1, 2]}}])
+    cells = expand_grid(s, make_plugins(), "s.yaml")
+    assert len(cells) == 3
+    assert cells[0].attack.params.layers == [1, 2]
+
+
+def test_distinct_entries_of_one_plugin_get_distinct_ids():
+    s = suite(attacks=[{"name": "fgsm", "params": {"eps": 0.1}},
+                       {"name": "fgsm", "params": {"eps": 0.1, "target": 3}}])
+    ids = {c.attack.id for c in expand_grid(s, make_plugins(), "s.yaml")}
+    assert ids == {"fgsm[target=none]", "fgsm[target=3]"}
+
+
+def test_exclude_by_pattern():
+    s = suite(exclude=[{"defense": "distillation*", "attack": "cw-l2"}])
+    cells = expand_grid(s, make_plugins(), "s.yaml")
+    assert len(cells) == 9 - 2
+    assert not [c for c in cells if c.defense.name == "distillation" and c.attack.name == "cw-l2"]
+
+
+def test_bad_sweep_value_names_its_index():
+    s = suite(attacks=[{"name": "fgsm", "params": {"eps": [0.1, -0.1]}}])
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: attacks[0].params.eps[1]: Input should be greater than or equal to 0, got -0.1")
+
+
+def test_misspelt_parameter_is_rejected():
+    s = suite(attacks=[{"name": "fgsm", "params": {"epsilon": 0.1}}])
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == "s.yaml: attacks[0].params.epsilon: unknown field"
+
+
+def test_unknown_plugin_in_suite():
+    s = suite(attacks=[{"name": "fgms"}])
+    with pytest.raises(PluginError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == ("s.yaml: attacks[0].name: Unknown attack 'fgms'. Did you mean: "
+                              "fgsm? Available: cw-l2, fgsm")
+
+
+def test_duplicate_declaration_and_empty_grid():
+    s = suite(attacks=[{"name": "cw-l2"}, {"name": "cw-l2"}])
+    with pytest.raises(ConfigError, match="'cw-l2' is declared twice"):
+        expand_grid(s, make_plugins(), "s.yaml")
+    s = suite(exclude=[{"model": "*"}])
+    with pytest.raises(ConfigError, match="exclude removes every cell"):
+        expand_grid(s, make_plugins(), "s.yaml")

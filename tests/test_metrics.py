@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.metrics import cell_metrics
+
+
+def logits_for(pred, k=4):
+    z = np.zeros((len(pred), k), np.float32)
+    z[np.arange(len(pred)), pred] = 5.0
+    return z
+
+
+def test_untargeted_success_counts_only_correct_clean_samples():
+    x = np.zeros((4, 2, 2, 1), np.float32)
+    x_adv = x.copy()
+    x_adv[0, 0, 0, 0] = 0.3  # sample 0: one pixel by 0.3
+    x_adv[1] = 0.1  # sample 1: four pixels by 0.1
+    y = np.array([0, 1, 2, 3])
+    clean = logits_for([0, 1, 2, 0])  # sample 3 misclassified already
+    adv = logits_for([1, 0, 2, 1])  # 0 and 1 flipped, 2 held, 3 stays wrong
+    m, per = cell_metrics(x, x_adv, y, clean, adv, None)
+    assert m["clean_accuracy"] == 0.75
+    assert m["adv_accuracy"] == 0.25
+    assert m["success_denominator"] == 3 and m["success_count"] == 2
+    assert m["success_rate"] == pytest.approx(2 / 3)
+    assert m["l0_mean"] == pytest.approx((1 + 4) / 2)
+    assert m["l2_median"] == pytest.approx((0.3 + 0.2) / 2)
+    assert m["linf_mean"] == pytest.approx((0.3 + 0.1) / 2)
+    assert per["success"].tolist() == [True, True, False, False]
+
+
+def test_targeted_success_is_prediction_equal_to_target_among_other_labels():
+    x = np.zeros((4, 1, 1, 1), np.float32)
+    y = np.array([0, 1, 2, 3])
+    targets = np.full(4, 3)
+    clean = logits_for([0, 1, 2, 3])
+    adv = logits_for([3, 2, 3, 3])
+    m, _ = cell_metrics(x, x, y, clean, adv, targets)
+    assert m["success_denominator"] == 3  # sample 3's label is the target
+    assert m["success_count"] == 2
+    assert m["predicted_as_target"] == 3
+    assert m["success_denominator_is"] == "samples whose label is not the target"
+
+
+def test_no_success_gives_none_norms():
+    x = np.zeros((2, 1, 1, 1), np.float32)
+    y = np.array([0, 1])
+    m, _ = cell_metrics(x, x, y, logits_for([0, 1]), logits_for([0, 1]), None)
+    assert m["success_rate"] == 0.0
+    assert m["l2_mean"] is None and m["adv_confidence_mean"] is None
