@@ -129,17 +129,20 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     plugins = _load_plugins(args)
-    table = Table(title="loaded plugins")
+    table = Table(title="plugins (entry-point group 'artbench' and -p)")
     for col in ("plugin", "distribution", "version", "provides"):
         table.add_column(col)
     for p in plugins.loaded:
         provides = "; ".join(f"{k}s: {', '.join(v)}" for k, v in p.provides.items())
         table.add_row(p.name, p.distribution, p.version, provides)
     console.print(table)
+    classes = Table(title="registered classes")
+    for col in ("kind", "name", "version", "provided by", "description"):
+        classes.add_column(col)
     for kind, reg in plugins.registries.items():
         for name, cls in reg.items():
-            console.print(f"  {kind:8} {name:16} {cls.version:8} {cls.description}",
-                          highlight=False)
+            classes.add_row(kind, name, cls.version, reg.provider(name), cls.description)
+    console.print(classes)
     return ExitCode.OK
 
 
@@ -203,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console()
+    # tables are wide (one column per attack): do not squeeze them to 80 columns in logs
+    console = Console() if sys.stdout.isatty() else Console(width=240)
     err = Console(stderr=True)
     try:
         return int(COMMANDS[args.command](args, console))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -125,11 +125,16 @@ def _expand(
     return out
 
 
+def _pattern(pat: str) -> re.Pattern[str]:
+    """A glob where only ``*`` and ``?`` are wildcards (brackets in ids are literal)."""
+    return re.compile(re.escape(pat).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
+
+
 def _excluded(cell: Cell, rules: list[dict[str, str]]) -> bool:
     comps = {"model": cell.model, "defense": cell.defense, "attack": cell.attack}
     for rule in rules:
         if all(
-            fnmatch.fnmatchcase(comps[k].id, pat) or fnmatch.fnmatchcase(comps[k].name, pat)
+            _pattern(pat).match(comps[k].id) or _pattern(pat).match(comps[k].name)
             for k, pat in rule.items()
         ):
             return True

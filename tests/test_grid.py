@@ -54,6 +54,13 @@ def test_exclude_by_pattern():
     assert not [c for c in cells if c.defense.name == "distillation" and c.attack.name == "cw-l2"]
 
 
+def test_exclude_matches_bracketed_ids_literally():
+    s = suite(exclude=[{"defense": "distillation[temperature=1]", "attack": "cw-*"}])
+    cells = expand_grid(s, make_plugins(), "s.yaml")
+    assert [c.defense.id for c in cells if c.attack.name == "cw-l2"] == [
+        "none", "distillation[temperature=100]"]
+
+
 def test_bad_sweep_value_names_its_index():
     s = suite(attacks=[{"name": "fgsm", "params": {"eps": [0.1, -0.1]}}])
     with pytest.raises(ConfigError) as exc:
