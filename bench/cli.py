@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
@@ -103,7 +104,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress)
     result = runner.run()
     print_report(load_report(store, result.run_id), console)
-    console.print(f"stored as run {result.run_id} in {store.path}", highlight=False)
+    console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,
+                  markup=False)
     if result.failed:
         console.print(f"{result.failed} of {sum(result.counts.values())} cells failed",
                       style="red")
@@ -120,10 +122,10 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     plan = plan_suite(suite, raw, args.suite, plugins)
     rows = {c.row for c in plan.cells}
     console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense rows)",
-                  highlight=False)
+                  highlight=False, markup=False)
     if args.list:
         for c in plan.cells:
-            console.print(f"  {c.id}  (samples {c.samples})", highlight=False)
+            console.print(f"  {c.id}  (samples {c.samples})", highlight=False, markup=False)
     return ExitCode.OK
 
 
@@ -134,14 +136,15 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
         table.add_column(col)
     for p in plugins.loaded:
         provides = "; ".join(f"{k}s: {', '.join(v)}" for k, v in p.provides.items())
-        table.add_row(p.name, p.distribution, p.version, provides)
+        table.add_row(*map(escape, (p.name, p.distribution, p.version, provides)))
     console.print(table)
     classes = Table(title="registered classes")
     for col in ("kind", "name", "version", "provided by", "description"):
         classes.add_column(col)
     for kind, reg in plugins.registries.items():
         for name, cls in reg.items():
-            classes.add_row(kind, name, cls.version, reg.provider(name), cls.description)
+            classes.add_row(*map(escape, (kind, name, cls.version, reg.provider(name),
+                                          cls.description)))
     console.print(classes)
     return ExitCode.OK
 
@@ -192,7 +195,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     text = cls(cls.Params.model_validate(params)).render(report)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        console.print(f"wrote {args.output}", highlight=False)
+        console.print(f"wrote {args.output}", highlight=False, markup=False)
     else:
         sys.stdout.write(text)
     return ExitCode.OK
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted: finished cells are stored", highlight=False)
+        err.print("interrupted: finished cells are stored", highlight=False, markup=False)
         return int(ExitCode.INTERRUPTED)
     except Exception:  # a bug of ours: show everything
         traceback.print_exc()

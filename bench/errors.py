@@ -40,4 +40,4 @@ class CacheError(BenchError):
 
 
 class AttackCheckError(BenchError):
-    """An attack produced examples that violate its contract (not finite, out of range, over eps)."""
+    """An attack's examples violate its contract (not finite, out of range, over eps)."""

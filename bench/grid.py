@@ -115,9 +115,8 @@ def _expand(
         dumps = [p.model_dump(mode="json") for n, _, p, _ in expanded if n == name]
         this = params.model_dump(mode="json")
         varying = [k for k in this if any(d.get(k) != this[k] for d in dumps)]
-        cid = name + (
-            "[" + ",".join(f"{k}={_format_value(this[k])}" for k in varying) + "]" if varying else ""
-        )
+        label = ",".join(f"{k}={_format_value(this[k])}" for k in varying)
+        cid = f"{name}[{label}]" if varying else name
         if cid in seen:
             raise ConfigError(f"{source}: {section}: '{cid}' is declared twice")
         seen[cid] = 1

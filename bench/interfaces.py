@@ -144,7 +144,7 @@ class Trainer:
     train_data: DataSplit
 
     def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any]) -> keras.Model:
-        """Train a fresh network on ``train_data.x`` with probability ``targets`` at ``temperature``.
+        """Train a fresh network on ``train_data.x`` with ``targets`` (probabilities) at T.
 
         ``role`` describes where the targets come from (e.g. ``{"labels": "hard"}`` or
         ``{"labels": "soft", "teacher": <key>}``) and is part of the cache key, so a second call

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -45,7 +46,7 @@ class RunProgress:
     def add(self, description: str, total: int) -> TaskID | None:
         if self._progress is None:
             return None
-        return self._progress.add_task(description, total=total)
+        return self._progress.add_task(escape(description), total=total)
 
     def advance(self, task: TaskID | None, n: int = 1) -> None:
         if self._progress is not None and task is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from rich.markup import escape
 
 from bench import provenance
 from bench.cache import ModelCache
@@ -123,8 +124,8 @@ class Runner:
         self.plugins.hook.bench_run_start(
             run_id=run_id, suite=self.suite.model_dump(mode="json"), cell_ids=[c.id for c in cells]
         )
-        self.progress.log(f"run {run_id}: {len(cells)} cells, train {train.name} "
-                          f"({len(train)}), evaluate {evaluation.name}")
+        self.progress.log(escape(f"run {run_id}: {len(cells)} cells, train {train.name} "
+                                 f"({len(train)}), evaluate {evaluation.name}"))
         status = "interrupted"
         try:
             with self.progress.live():
@@ -170,8 +171,8 @@ class Runner:
                    balanced_accuracy=_balanced_accuracy(evaluation.y, pred),
                    train_seconds=perf_counter() - start, training=trainer.records)
         self.store.add_row(run_id, row)
-        self.progress.log(f"{first.row}: clean accuracy {row['clean_accuracy']:.2%} "
-                          f"on {len(evaluation)} samples")
+        self.progress.log(escape(f"{first.row}: clean accuracy {row['clean_accuracy']:.2%} "
+                                 f"on {len(evaluation)} samples"))
         for cell in cells:
             self._run_cell(run_id, cell, model, evaluation, clean_logits)
 
@@ -233,7 +234,7 @@ class Runner:
         self.store.add_cell(run_id, record, metrics, timings, per_sample)
         self.counts[status] += 1
         if status != "ok":
-            self.progress.log(f"[red]FAILED[/red] {cell.id}: {error}")
+            self.progress.log(f"[red]FAILED[/red] {escape(cell.id)}: {escape(error or '')}")
         self.plugins.hook.bench_cell_finished(run_id=run_id, cell_id=cell.id, status=status,
                                               metrics=metrics)
 
@@ -241,7 +242,8 @@ class Runner:
         """A plugin raised something that is not a BenchError: keep the traceback for debugging."""
         if not self.progress.quiet:
             tb = "".join(traceback.format_exception(exc)).rstrip()
-            self.progress.console.print(f"[dim]{where}: {tb}[/dim]", highlight=False)
+            self.progress.console.print(f"[dim]{escape(where)}: {escape(tb)}[/dim]",
+                                        highlight=False)
 
 
 def default_suite_path() -> Path:

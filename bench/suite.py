@@ -117,7 +117,9 @@ def validate_suite(data: dict[str, Any], source: str) -> Suite:
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
-def load_suite(path: str | Path, overrides: list[str] | None = None) -> tuple[Suite, dict[str, Any]]:
+def load_suite(
+    path: str | Path, overrides: list[str] | None = None
+) -> tuple[Suite, dict[str, Any]]:
     """Load, override (``--set``) and validate a suite. Returns the model and the raw mapping."""
     from bench.overrides import apply_overrides
 

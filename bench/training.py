@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.markup import escape
 
 from bench.cache import ModelCache, cache_key
 from bench.interfaces import DataSplit, Model, Trainer
@@ -74,7 +75,8 @@ class HostTrainer(Trainer):
         start = perf_counter()
         if self.cache.has(key):
             model = self.cache.load(key)
-            self.progress.log(f"  cached  {self.model_plugin.name} ({label}, T={temperature:g})")
+            self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
+                                     f"T={temperature:g})"))
             cached = True
         else:
             model = self.model_plugin.build(

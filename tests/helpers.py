@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pluggy
@@ -11,6 +12,10 @@ from bench import PROJECT, hookspecs
 from bench.interfaces import Attack, AttackParams, Dataset, Defense, Model, Params, Reporter
 from bench.pluginmanager import Plugins
 from bench.registry import Registry
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_EMNIST = REPO_ROOT.parent / "shared" / "data" / "emnist"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 class CnnLikeParams(Params):

@@ -22,7 +22,8 @@ def test_valid_batch_passes():
         (X + 0.6, None, "3 of 3 adversarial examples leave the data range [0, 1] (by up to 0.1)"),
         (X + 0.2, ("inf", 0.1),
          "3 of 3 adversarial examples exceed eps=0.1 in the Linf norm (by up to 0.1)"),
-        (X + 0.1, (2, 0.1), "3 of 3 adversarial examples exceed eps=0.1 in the L2 norm (by up to 0.1)"),
+        (X + 0.1, (2, 0.1),
+         "3 of 3 adversarial examples exceed eps=0.1 in the L2 norm (by up to 0.1)"),
         (X[:2], None, "adversarial batch has shape (2, 2, 2, 1), expected (3, 2, 2, 1)"),
     ],
 )

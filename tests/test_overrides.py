@@ -38,7 +38,8 @@ def test_override_creates_missing_mapping_levels():
 @pytest.mark.parametrize(
     ("assignment", "message"),
     [
-        ("models[3].params.epochs=1", "--set models[3].params.epochs: no entry [3] (the list has 1)"),
+        ("models[3].params.epochs=1",
+         "--set models[3].params.epochs: no entry [3] (the list has 1)"),
         ("attacks[fgms].samples=1",
          "--set attacks[fgms].samples: no entry named 'fgms' (entries: fgsm, cw-l2, fgsm)"),
         ("evaluation", "--set evaluation: expected path=value"),

@@ -1,0 +1,120 @@
+"""The `bench` command in subprocesses: one-line errors, failed cells, lifecycle hooks, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DATA, REPO_ROOT
+
+TINY = str(DATA / "tiny.yaml")
+
+
+def bench(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "ARTBENCH_STORE": str(tmp / "store.sqlite"),
+                "ARTBENCH_CACHE_DIR": str(tmp / "cache"), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          env=full_env, cwd=REPO_ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One real tiny run with a -p plugin whose attack fails, and a hook recorder."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    log = tmp / "hooks.jsonl"
+    res = bench("run", TINY, "--quiet", "-p", str(DATA / "plugins" / "broken_attack.py"),
+                "-p", str(DATA / "plugins" / "recorder.py"),
+                "--set", "attacks=[{name: fgsm, params: {eps: [0.1, 0.3]}}, {name: broken},"
+                " {name: out-of-range}]",
+                tmp=tmp, env={"RECORDER_LOG": str(log)})
+    return tmp, res, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_failed_cells_are_recorded_and_the_grid_goes_on(tiny_run):
+    tmp, res, _ = tiny_run
+    assert res.returncode == 1, res.stderr
+    assert "2 of 4 cells failed" in res.stdout
+    db = sqlite3.connect(tmp / "store.sqlite")
+    rows = dict(db.execute("SELECT attack_id, status || ': ' || COALESCE(error, '') FROM cells"))
+    assert rows == {
+        "fgsm[eps=0.1]": "ok: ",
+        "fgsm[eps=0.3]": "ok: ",
+        "broken": "failed: RuntimeError: kaboom on batch 2",
+        "out-of-range": "failed: 8 of 8 adversarial examples leave the data range [0, 1] "
+                        "(by up to 2)",
+    }
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished-with-failures"
+    assert "Traceback" not in res.stderr.split("kaboom")[0].splitlines()[0]
+
+
+def test_lifecycle_hooks_fire_in_order(tiny_run):
+    _, _, events = tiny_run
+    names = [e["event"] for e in events]
+    assert names == ["run_start"] + ["cell_finished"] * 4 + ["run_end"]
+    assert events[0]["cells"] == [e["cell"] for e in events[1:5]]
+    assert events[-1]["summary"] == {"ok": 2, "failed": 2}
+
+
+def test_report_formats(tiny_run):
+    tmp, _, _ = tiny_run
+    md = bench("report", "--format", "markdown", tmp=tmp)
+    assert md.returncode == 0
+    assert "| model | defense | clean acc | fgsm[eps=0.1] | fgsm[eps=0.3] | broken |" in md.stdout
+    assert "FAILED" in md.stdout
+    out = tmp / "r.csv"
+    assert bench("report", "1", "-f", "csv", "-o", str(out), tmp=tmp).returncode == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("run,cell_id,model,defense,attack,status")
+    js = json.loads(bench("report", "-f", "json", tmp=tmp).stdout)
+    assert len(js["cells"]) == 4 and js["run"]["versions"]["tensorflow-cpu" if "tensorflow-cpu"
+                                                         in js["run"]["versions"] else "keras"]
+    assert js["cells"][0]["params"]["attack"]["eps"] == 0.1
+    assert js["cells"][0]["plugins"]["attack"]["version"] == "1.0.0"
+
+
+def test_bad_suites_give_one_line_and_keep_the_store(tiny_run, tmp_path):
+    tmp, _, _ = tiny_run
+    before = (tmp / "store.sqlite").read_bytes()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path(TINY).read_text().replace("eps: [0.1, 0.3]", "eps: [0.1, -0.3]"))
+    cases = [
+        (["run", str(bad)], f"error: {bad}: attacks[0].params.eps[1]: Input should be greater "
+                            "than or equal to 0, got -0.3"),
+        (["run", TINY, "--set", "attacks[0].name=fgms"],
+         f"error: {TINY}: attacks[0].name: Unknown attack 'fgms'. Did you mean: fgsm? "
+         "Available: bim, cw-l2, cw-linf, fgsm"),
+        (["validate", TINY, "--set", "models[0].params.epoch=3"],
+         f"error: {TINY}: models[0].params.epoch: unknown field"),
+        (["run", TINY, "--limit", "0"], "error: --limit: must be > 0, got 0"),
+        (["report", "42"], f"error: {tmp / 'store.sqlite'}: no run 42 (runs: 1..1)"),
+    ]
+    for args, message in cases:
+        res = bench(*args, tmp=tmp, env={"ARTBENCH_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        assert res.returncode == 4, (args, res.stderr)
+        assert res.stderr.strip() == message
+    assert (tmp / "store.sqlite").read_bytes() == before or bench("runs", tmp=tmp).returncode == 0
+    runs = sqlite3.connect(tmp / "store.sqlite").execute("SELECT COUNT(*) FROM runs").fetchone()
+    assert runs[0] == 1
+
+
+def test_out_of_range_target_is_a_usage_error(tmp_path):
+    res = bench("run", TINY, "--quiet", "--set", "attacks[0].params.target=46", tmp=tmp_path)
+    assert res.returncode == 4
+    assert res.stderr.strip() == (f"error: {TINY}: attack fgsm[eps=0.1]: target class 46 is out "
+                                  "of range (the dataset has classes 0..9)")
+
+
+def test_validate_lists_cells_and_schema_has_plugin_params(tmp_path):
+    res = bench("validate", TINY, "--list", tmp=tmp_path)
+    assert res.returncode == 0
+    assert "OK, 2 cells (1 model x defense rows)" in res.stdout
+    assert "model=cnn/defense=none/attack=fgsm[eps=0.3]" in res.stdout
+    schema = json.loads(bench("schema", tmp=tmp_path).stdout)
+    eps = schema["x-plugins"]["attack"]["fgsm"]["properties"]["eps"]
+    assert eps["default"] == 0.3 and eps["minimum"] == 0

@@ -1,0 +1,76 @@
+"""End to end: the README's main job, `bench run suites/quickstart.yaml`, cold then warm."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("quickstart")
+    env = {**os.environ, "ARTBENCH_STORE": str(tmp / "store.sqlite"),
+           "ARTBENCH_CACHE_DIR": str(tmp / "cache")}
+
+    def bench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                              text=True, env=env, cwd=REPO_ROOT, timeout=1200)
+
+    cold = bench("run", "suites/quickstart.yaml", "--quiet")
+    assert cold.returncode == 0, cold.stdout + cold.stderr
+    warm = bench("run", "suites/quickstart.yaml", "--quiet", "--limit", "20")
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    reports = [json.loads(bench("report", str(i), "-f", "json").stdout) for i in (1, 2)]
+    return cold, reports
+
+
+def by_attack(report: dict, defense: str) -> dict[str, dict]:
+    return {c["attack_id"]: c for c in report["cells"] if c["defense_id"] == defense}
+
+
+def test_matrix_shape_and_sanity(quickstart):
+    cold, (report, _) = quickstart
+    assert "success_rate (rows: model x defense; columns: attacks)" in cold.stdout
+    rows = report["rows"]
+    assert [r["defense_id"] for r in rows] == [
+        "none", "distillation[temperature=10]", "distillation[temperature=100]"]
+    assert all(r["clean_accuracy"] > 0.8 for r in rows), rows  # chance is 10 %
+    assert len(report["cells"]) == 22
+    assert all(c["status"] == "ok" for c in report["cells"])
+    none = by_attack(report, "none")
+    fgsm = [none[f"fgsm[eps={e}]"]["metrics"]["success_rate"] for e in (0.05, 0.1, 0.2, 0.3)]
+    assert fgsm == sorted(fgsm) and fgsm[-1] > fgsm[0] + 0.3, fgsm
+    for cw in ("cw-l2", "cw-linf"):
+        assert none[cw]["metrics"]["success_rate"] >= 0.9, none[cw]["metrics"]
+    # every cell records what produced it
+    cell = none["fgsm[eps=0.3]"]
+    assert cell["params"]["attack"] == {"eps": 0.3, "norm": "inf", "eps_step": 0.1,
+                                        "num_random_init": 0, "minimal": False,
+                                        "batch_size": 32, "target": None}
+    assert cell["timings"]["generate"] > 0 and cell["metrics"]["linf_mean"] <= 0.3 + 1e-5
+
+
+def test_gradient_masking_is_visible_on_the_distilled_model(quickstart):
+    _, (report, _) = quickstart
+    none, t100 = by_attack(report, "none"), by_attack(report, "distillation[temperature=100]")
+    assert (t100["fgsm[eps=0.3]"]["metrics"]["success_rate"]
+            < none["fgsm[eps=0.3]"]["metrics"]["success_rate"] - 0.3)
+    assert t100["cw-l2"]["metrics"]["success_rate"] >= 0.9  # CW on the logits still breaks it
+
+
+def test_second_run_trains_nothing(quickstart):
+    _, (first, second) = quickstart
+    for report, cached in ((first, False), (second, True)):
+        records = [t for r in report["rows"] for t in r["training"]]
+        assert len(records) == 5  # none, then (teacher, student) for T = 10 and T = 100
+        assert all(t["cached"] is cached for t in records), records
+    acc = [[r["clean_accuracy"] for r in rep["rows"]] for rep in (first, second)]
+    # the same cached networks on a 20-sample prefix of the same seeded evaluation subset
+    assert all(0.0 <= a <= 1.0 for a in acc[1])
+    assert second["cells"][0]["samples"] == 20
