@@ -118,3 +118,16 @@ def test_validate_lists_cells_and_schema_has_plugin_params(tmp_path):
     schema = json.loads(bench("schema", tmp=tmp_path).stdout)
     eps = schema["x-plugins"]["attack"]["fgsm"]["properties"]["eps"]
     assert eps["default"] == 0.3 and eps["minimum"] == 0
+
+
+def test_missing_dataset_files_one_line_and_no_run_created(tmp_path):
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    res = bench("run", "suites/emnist.yaml", "--quiet", "--set", f"dataset.params.data_dir={empty}",
+                tmp=tmp_path)
+    assert res.returncode == 4, res.stderr
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith("error: ") and str(empty) in line
+    assert "emnist-balanced-train-images-idx3-ubyte" in line
+    assert not (tmp_path / "store.sqlite").exists() or bench("runs", tmp=tmp_path).stdout.count(
+        "emnist") == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +90,22 @@ def test_bench_plugins_command_lists_the_installed_package(example_site):
                          text=True, env=env, check=True).stdout
     assert "bench-example-plugin" in out and "noise" in out
     assert "Uniform random noise" in out
+
+
+def test_readme_plugin_example_runs_in_a_suite(example_site, tmp_path):
+    """The README's plugin example (examples/bench-example-plugin), installed, in a real run."""
+    env = {**os.environ, "PYTHONPATH": str(example_site),
+           "ARTBENCH_STORE": str(tmp_path / "s.sqlite"), "ARTBENCH_CACHE_DIR": str(tmp_path / "c")}
+    res = subprocess.run(
+        [sys.executable, "-m", "bench", "run", str(DATA / "tiny.yaml"), "--quiet",
+         "--set", "attacks=[{name: noise, params: {eps: 0.05}}]"],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    report = subprocess.run([sys.executable, "-m", "bench", "report", "-f", "json"],
+                            capture_output=True, text=True, env=env, check=True).stdout
+    [cell] = json.loads(report)["cells"]
+    assert cell["attack_id"] == "noise" and cell["status"] == "ok"
+    assert cell["plugins"]["attack"]["provider"] == "example (bench-example-plugin 0.1.0)"
+    linf = [r[0] for r in sqlite3.connect(tmp_path / "s.sqlite").execute(
+        "SELECT linf FROM samples")]
+    assert len(linf) == 20 and all(0.04 < v <= 0.05 + 1e-6 for v in linf), linf
