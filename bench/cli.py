@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from bench.errors import BenchError, ConfigError, ExitCode
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("ABSL_LOG_LEVEL", "2")
+    # ART announces optional back-ends it does not find; artbench needs none of them
+    warnings.filterwarnings("ignore", message=r"(PyTorch|Keras|TensorFlow) not found")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
