@@ -6,6 +6,7 @@ import itertools
 import re
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,7 @@ def _pattern(pat: str) -> re.Pattern[str]:
     return re.compile(re.escape(pat).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
 
 
-def _excluded(cell: Cell, rules: list[dict[str, str]]) -> bool:
+def _excluded(cell: Cell, rules: Sequence[Mapping[Any, str]]) -> bool:
     comps = {"model": cell.model, "defense": cell.defense, "attack": cell.attack}
     for rule in rules:
         if all(

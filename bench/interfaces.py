@@ -25,15 +25,18 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_BaseParams = Params
+
+
 class Plugin:
     """Common base: a name, a version and a typed parameter model."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "0.0.0"
     description: ClassVar[str] = ""
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[_BaseParams]] = _BaseParams
 
-    def __init__(self, params: Params | None = None) -> None:
+    def __init__(self, params: _BaseParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
 
 
@@ -198,7 +201,7 @@ class AttackOutput:
 class Attack(Plugin):
     """An evasion attack on a logits model."""
 
-    Params: ClassVar[type[Params]] = AttackParams
+    Params: ClassVar[type[_BaseParams]] = AttackParams
 
     @property
     def targeted(self) -> bool:

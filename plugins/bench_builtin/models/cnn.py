@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field
@@ -68,7 +68,7 @@ class Cnn(Model):
                 "two 2x2 pools (needs at least 16x16)"
             )
         keras.utils.set_random_seed(seed)
-        p = self.params
+        p = cast(CnnParams, self.params)
         layers = keras.layers
         return keras.Sequential(
             [
@@ -100,7 +100,7 @@ class Cnn(Model):
     ) -> dict[str, list[float]]:
         import keras
 
-        p = self.params
+        p = cast(CnnParams, self.params)
         keras.utils.set_random_seed(seed)
         if p.optimizer == "adam":
             optimizer = keras.optimizers.Adam(learning_rate=p.learning_rate)
