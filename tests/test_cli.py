@@ -131,3 +131,41 @@ def test_missing_dataset_files_one_line_and_no_run_created(tmp_path):
     assert "emnist-balanced-train-images-idx3-ubyte" in line
     assert not (tmp_path / "store.sqlite").exists() or bench("runs", tmp=tmp_path).stdout.count(
         "emnist") == 0
+
+
+def test_interrupted_run_keeps_finished_cells(tmp_path):
+    """Ctrl-C mid-run: exit 130, run marked interrupted, finished cells intact and readable."""
+    import signal
+    import time
+
+    env = {**os.environ, "ARTBENCH_STORE": str(tmp_path / "store.sqlite"),
+           "ARTBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", TINY, "--quiet", "--set",
+         "attacks=[{name: bim, params: {eps: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3], max_iter: 50}}]",
+         "--set", "evaluation.samples=32"],
+        env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        if (tmp_path / "store.sqlite").exists():
+            try:
+                db = sqlite3.connect(tmp_path / "store.sqlite", timeout=1)
+                done = db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+                db.close()
+            except sqlite3.OperationalError:
+                continue
+            if done >= 1:
+                break
+    assert proc.poll() is None and done >= 1, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted: finished cells are stored"
+    db = sqlite3.connect(tmp_path / "store.sqlite")
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    cells = db.execute("SELECT status FROM cells").fetchall()
+    assert 1 <= len(cells) < 6 and all(s == ("ok",) for s in cells)
+    metrics = db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    assert metrics >= len(cells) * 10
