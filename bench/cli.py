@@ -74,7 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output", "-o", help="write to this file instead of stdout")
     rep.add_argument("--metric", default="success_rate",
                      help="matrix metric: success_rate, adv_accuracy, l2_mean, ...")
+    rep.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    rep.add_argument("--benchmark-json", metavar="FILE",
+                     help="export attack and training timings in pytest-benchmark's JSON format")
     _common(rep)
+
+    from bench import compare
+
+    cmp = sub.add_parser("compare", help="differences between two runs, with regression gates")
+    compare.add_arguments(cmp)
     return parser
 
 
@@ -187,6 +195,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
     store = Store(args.store)
     report = load_report(store, args.run)
+    if args.html or args.benchmark_json:
+        return _export(args, report, console)
     if args.format == "terminal":
         if args.output:
             raise ConfigError("--output needs --format markdown, csv, json or another reporter")
@@ -204,8 +214,29 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def _export(args: argparse.Namespace, report: Any, console: Console) -> int:
+    if args.html:
+        from bench.html_report import write_html
+
+        write_html(report, Path(args.html))
+        console.print(f"wrote {args.html}", highlight=False, markup=False)
+    if args.benchmark_json:
+        from bench.benchjson import write_benchmark_json
+
+        write_benchmark_json(report, Path(args.benchmark_json))
+        console.print(f"wrote {args.benchmark_json}", highlight=False, markup=False)
+    return ExitCode.OK
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from bench import compare
+
+    return compare.run(args, console)
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-            "schema": cmd_schema, "runs": cmd_runs, "report": cmd_report}
+            "schema": cmd_schema, "runs": cmd_runs, "report": cmd_report,
+            "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
