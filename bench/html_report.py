@@ -1,0 +1,291 @@
+"""``bench report RUN --html FILE``: one self-contained HTML page for a run.
+
+The page is rendered from ``templates/report.html.j2`` (Jinja2, autoescaped); the figures are
+SVG documents drawn by :mod:`bench.plots` and embedded as ``data:`` URIs, the CSS is inline, so the
+file needs no network to be viewed. Each section appears only when the run has its data.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from bench import plots
+from bench.report import RunReport
+from bench.store import Store, default_store_path
+
+TEMPLATES = Path(__file__).parent / "templates"
+#: flag statuses that mean "nothing to report"; anything else is shown as raised
+QUIET_FLAGS = {"ok", "pass", "passed", "quiet", "n/a", "skip", "skipped"}
+
+
+# ---- reading what the report object does not hold ---------------------------------------
+
+
+def load_target_histograms(store: Store, report: RunReport) -> dict[int, dict[str, Any]]:
+    """Per targeted cell (keyed by the cell's primary key): counts of adversarial predictions
+    per class, the target classes, and the number of classes seen in the cell."""
+    out: dict[int, dict[str, Any]] = {}
+    for cell in report.cells:
+        pk = cell["id"]
+        targets = [r[0] for r in store.conn.execute(
+            "SELECT DISTINCT target FROM samples WHERE cell = ? AND target IS NOT NULL "
+            "ORDER BY target", (pk,))]
+        if not targets:
+            continue
+        counts = dict(store.conn.execute(
+            "SELECT adv_pred, COUNT(*) FROM samples WHERE cell = ? AND adv_pred IS NOT NULL "
+            "GROUP BY adv_pred", (pk,)).fetchall())
+        top = store.conn.execute(
+            "SELECT MAX(MAX(COALESCE(label, 0), COALESCE(clean_pred, 0)), "
+            "MAX(COALESCE(adv_pred, 0), COALESCE(target, 0))) FROM samples WHERE cell = ?",
+            (pk,)).fetchone()[0]
+        out[pk] = {"counts": counts, "targets": targets, "classes": int(top or 0) + 1}
+    return out
+
+
+def _store_for(report: RunReport) -> Store | None:
+    """The default store, if it holds this very run (``bench report`` opened it)."""
+    path = default_store_path()
+    if not path.exists():
+        return None
+    store = Store(path)
+    row = store.conn.execute("SELECT started FROM runs WHERE id = ?",
+                             (report.run["id"],)).fetchone()
+    if row is None or row[0] != report.run.get("started"):
+        store.close()
+        return None
+    return store
+
+
+# ---- the view model ---------------------------------------------------------------------
+
+
+def _uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
+def _column(cell: dict[str, Any]) -> str:
+    source = cell.get("source_row")
+    return f"{cell['attack_id']} \u2190 {source}" if source else cell["attack_id"]
+
+
+def _row_label(report: RunReport, row_id: str) -> str:
+    row = report.row(row_id)
+    models = {report.row(r)["model_id"] for r in report.row_ids}
+    return row["defense_id"] if len(models) == 1 else f"{row['model_id']} / {row['defense_id']}"
+
+
+def _flags(cell: dict[str, Any]) -> list[dict[str, Any]]:
+    flags = (cell.get("info") or {}).get("flags") or []
+    return [{"name": str(f.get("name", "?")), "status": str(f.get("status", "?")),
+             "evidence": f.get("evidence", ""),
+             "raised": str(f.get("status", "")).lower() not in QUIET_FLAGS}
+            for f in flags if isinstance(f, dict)]
+
+
+def _matrix(report: RunReport, metric: str) -> dict[str, Any]:
+    columns: list[str] = []
+    for c in report.cells:
+        if _column(c) not in columns:
+            columns.append(_column(c))
+    by_key = {(c["row_id"], _column(c)): c for c in report.cells}
+    rows = []
+    for rid in report.row_ids:
+        row = report.row(rid)
+        entries = []
+        for col in columns:
+            c = by_key.get((rid, col))
+            entry: dict[str, Any] = {"status": "missing", "flags": [], "title": "not run"}
+            if c is not None:
+                entry["flags"] = _flags(c)
+                entry["raised"] = sum(f["raised"] for f in entry["flags"])
+                entry["title"] = c["cell_id"]
+                if c["status"] != "ok":
+                    entry.update(status="failed", title=f"{c['cell_id']}\n{c['error'] or ''}")
+                elif c["metrics"].get(metric) is not None:
+                    value = c["metrics"][metric]
+                    bg, fg = plots.heat_colour(value)
+                    m = c["metrics"]
+                    detail = (f"success {_pct(m.get('success_rate'))} "
+                              f"({_int(m.get('success_count'))}/"
+                              f"{_int(m.get('success_denominator'))}); "
+                              f"adversarial accuracy {_pct(m.get('adv_accuracy'))}; "
+                              f"{_int(m.get('samples'))} samples")
+                    entry.update(status="ok", value=value, bg=bg, fg=fg,
+                                 title=f"{c['cell_id']}\n{detail}")
+                else:
+                    entry.update(status="ok", value=None)
+            entries.append(entry)
+        rows.append({"model": row["model_id"], "defense": row["defense_id"],
+                     "status": row.get("status"), "clean": row.get("clean_accuracy"),
+                     "cells": entries})
+    return {"metric": metric, "columns": columns, "rows": rows}
+
+
+_EPS = re.compile(r"(?<=[\[,])eps=[^,\]]*,?")
+
+
+def _family(cell: dict[str, Any]) -> str:
+    label = _EPS.sub("", cell["attack_id"]).replace(",]", "]").replace("[]", "")
+    source = cell.get("source_row")
+    return f"{label} \u2190 {source}" if source else label
+
+
+def _eps_sweeps(report: RunReport) -> list[dict[str, Any]]:
+    points: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for c in report.cells:
+        eps = c["params"].get("attack", {}).get("eps")
+        if c["status"] == "ok" and isinstance(eps, int | float):
+            points[_family(c)][c["row_id"]].append((float(eps), c["metrics"]))
+    out = []
+    for family, rows in points.items():
+        eps_values = sorted({e for pts in rows.values() for e, _ in pts})
+        if len(eps_values) < 2:
+            continue
+        panels: list[tuple[str, plots.Series]] = [("adversarial accuracy", {}),
+                                                  ("attack success rate", {})]
+        table = []
+        for rid in report.row_ids:
+            pts = sorted(rows.get(rid, []), key=lambda p: p[0])
+            if not pts:
+                continue
+            label = _row_label(report, rid)
+            for (_, series), metric in zip(panels, ("adv_accuracy", "success_rate"),
+                                           strict=True):
+                xy = [(e, m[metric]) for e, m in pts if m.get(metric) is not None]
+                series[label] = ([e for e, _ in xy], [v for _, v in xy])
+            by_eps = {e: m.get("adv_accuracy") for e, m in pts}
+            table.append({"label": label, "clean": report.row(rid).get("clean_accuracy"),
+                          "by_eps": [by_eps.get(e) for e in eps_values]})
+        out.append({"family": family, "eps": eps_values, "table": table,
+                    "uri": _uri(plots.line_panels(panels, "eps"))})
+    return out
+
+
+def _temperature(report: RunReport) -> list[dict[str, Any]]:
+    out = []
+    models = list(dict.fromkeys(report.row(r)["model_id"] for r in report.row_ids))
+    for model in models:
+        temps: dict[str, float] = {}
+        for c in report.cells:
+            t = c["params"].get("defense", {}).get("temperature")
+            if c["model_id"] == model and isinstance(t, int | float):
+                temps[c["row_id"]] = float(t)
+        if len(set(temps.values())) < 2:
+            continue
+        order = sorted(temps, key=lambda r: temps[r])
+        success: plots.Series = {}
+        for col in dict.fromkeys(_column(c) for c in report.cells):
+            xy = [(temps[c["row_id"]], c["metrics"]["success_rate"]) for c in report.cells
+                  if c["row_id"] in temps and _column(c) == col and c["status"] == "ok"
+                  and c["metrics"].get("success_rate") is not None]
+            if xy:
+                xy.sort()
+                success[col] = ([t for t, _ in xy], [v for _, v in xy])
+        clean = [(temps[r], report.row(r).get("clean_accuracy")) for r in order]
+        clean_series: plots.Series = {"clean accuracy": (
+            [t for t, v in clean if v is not None], [v for _, v in clean if v is not None])}
+        refs: list[dict[str, float]] = [{}, {}]
+        for rid in report.row_ids:
+            row = report.row(rid)
+            if row["model_id"] == model and row["defense_id"] == "none" \
+                    and row.get("clean_accuracy") is not None:
+                refs[1]["undefended model"] = row["clean_accuracy"]
+        panels = [("attack success rate", success), ("clean accuracy", clean_series)]
+        out.append({"model": model, "temperatures": [f"{t:g}" for t in sorted(set(temps.values()))],
+                    "uri": _uri(plots.line_panels(panels, "distillation temperature T",
+                                                  refs))})
+    return out
+
+
+def _histograms(report: RunReport, hist: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for c in report.cells:
+        h = hist.get(c["id"])
+        if h is None:
+            continue
+        counts = [int(h["counts"].get(k, 0)) for k in range(h["classes"])]
+        total = sum(counts)
+        hits = sum(counts[t] for t in h["targets"] if 0 <= t < len(counts))
+        out.append({"cell_id": c["cell_id"], "targets": h["targets"], "hits": hits,
+                    "total": total, "share": hits / total if total else None,
+                    "uri": _uri(plots.class_histogram(counts, h["targets"]))})
+    return out
+
+
+def _timings(report: RunReport) -> dict[str, Any]:
+    cells = [{"row": _row_label(report, c["row_id"]), "attack": _column(c),
+              "status": c["status"], "samples": c.get("samples"),
+              "generate": c["timings"].get("generate"),
+              "per_sample": c["timings"].get("per_sample"),
+              "evaluate": c["timings"].get("evaluate")} for c in report.cells]
+    longest = max((c["generate"] or 0.0 for c in cells), default=0.0)
+    for c in cells:
+        c["bar"] = 100 * (c["generate"] or 0.0) / longest if longest else 0.0
+    rows = [{"label": _row_label(report, r["row_id"]), "status": r.get("status"),
+             "seconds": r.get("train_seconds"), "clean": r.get("clean_accuracy"),
+             "balanced": r.get("balanced_accuracy"), "samples": r.get("eval_samples"),
+             "training": r.get("training") or []} for r in report.rows]
+    return {"cells": cells, "rows": rows}
+
+
+def _pct(value: Any) -> str:
+    return "\u2013" if value is None else f"{100 * value:.1f}%"
+
+
+def _int(value: Any) -> str:
+    return "\u2013" if value is None else f"{value:.0f}"
+
+
+def _secs(value: Any) -> str:
+    if value is None:
+        return "\u2013"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain data."""
+    flags = [{"cell_id": c["cell_id"], **f} for c in report.cells for f in _flags(c)]
+    run = report.run
+    return {
+        "run": run, "failures": report.failures(),
+        "success": _matrix(report, "success_rate"),
+        "accuracy": _matrix(report, "adv_accuracy"),
+        "legend": [plots.heat_colour(v / 4)[0] for v in range(5)],
+        "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
+        "sweeps": _eps_sweeps(report), "temperature": _temperature(report),
+        "histograms": _histograms(report, hist or {}),
+        "timings": _timings(report),
+        "suite_yaml": yaml.safe_dump(run.get("suite") or {}, sort_keys=False,
+                                     allow_unicode=True),
+    }
+
+
+def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters.update(pct=_pct, secs=_secs, int=_int)
+    return env.get_template("report.html.j2").render(**context(report, hist))
+
+
+def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
+    """Write the run's report to ``path``. ``store`` supplies the per-sample predictions for
+    the targeted-attack histograms; without it the default store is used if it holds the run."""
+    own = store is None
+    db = _store_for(report) if own else store
+    try:
+        hist = load_target_histograms(db, report) if db is not None else {}
+    finally:
+        if own and db is not None:
+            db.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report, hist), encoding="utf-8")

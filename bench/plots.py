@@ -1,0 +1,125 @@
+"""Figures for the HTML report, drawn with matplotlib (Agg backend) and returned as SVG text.
+
+Every function takes plain numbers and labels (no store, no report objects) and returns a
+standalone SVG document; the HTML report embeds it as a ``data:`` URI, so each figure is an
+isolated document and no network access is needed to view it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+#: (x values, y values) of one line, keyed by its legend label
+Series = dict[str, tuple[list[float], list[float]]]
+
+STYLE = {
+    "svg.fonttype": "path",  # text as paths: renders the same without the fonts installed
+    "svg.hashsalt": "artbench",  # deterministic ids, so reports of the same run are identical
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e5e7eb",
+    "grid.linewidth": 0.8,
+    "axes.edgecolor": "#9ca3af",
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+}
+
+TARGET_COLOUR = "#dc2626"
+BAR_COLOUR = "#64748b"
+
+
+def heat_colour(value: float) -> tuple[str, str]:
+    """Background and text colour for a value in [0, 1] (0 green, 1 red)."""
+    rgba = plt.get_cmap("RdYlGn_r")(0.08 + 0.84 * min(max(value, 0.0), 1.0))
+    luminance = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+    return to_hex(rgba), "#111827" if luminance > 0.55 else "#ffffff"
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _percent_axis(ax: plt.Axes, label: str) -> None:
+    ax.set_ylim(-0.03, 1.03)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel(label)
+
+
+def _x_scale(ax: plt.Axes, xs: Sequence[float]) -> None:
+    positive = [x for x in xs if x > 0]
+    if len(positive) == len(xs) and positive and max(positive) / min(positive) >= 20:
+        ax.set_xscale("log")
+    ax.set_xticks(sorted(set(xs)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.tick_params(axis="x", labelrotation=45 if len(set(xs)) > 6 else 0)
+
+
+def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
+                references: Sequence[dict[str, float]] | None = None) -> str:
+    """Side-by-side panels of percentage lines sharing an x axis (e.g. eps or temperature).
+
+    ``panels`` is a list of (y-axis label, series); ``references`` optionally gives, per panel,
+    horizontal dashed lines (label -> y), e.g. the undefended model's value.
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2),
+                                 squeeze=False)
+        xs_all: list[float] = []
+        for i, (ax, (ylabel, series)) in enumerate(zip(axes[0], panels, strict=True)):
+            for j, (label, (xs, ys)) in enumerate(series.items()):
+                colour = f"C{j % 10}"
+                ax.plot(xs, ys, marker="o", markersize=4, linewidth=1.6, label=label,
+                        color=colour)
+                xs_all += xs
+            for j, (label, y) in enumerate((references[i] if references else {}).items()):
+                ax.axhline(y, linestyle="--", linewidth=1, color=f"C{(len(series) + j) % 10}",
+                           label=label)
+            _percent_axis(ax, ylabel)
+            ax.set_xlabel(xlabel)
+        for ax in axes[0]:
+            _x_scale(ax, xs_all)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if labels:
+            fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3),
+                       bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout()
+        return _svg(fig)
+
+
+def class_histogram(counts: Sequence[int], targets: Sequence[int],
+                    labels: Sequence[str] | None = None) -> str:
+    """Bar chart of how many samples were predicted as each class; target classes in red."""
+    n = len(counts)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(3.6, min(0.16 * n + 1.5, 9.0)), 2.6))
+        colours = [TARGET_COLOUR if k in targets else BAR_COLOUR for k in range(n)]
+        ax.bar(range(n), counts, color=colours, width=0.8)
+        ax.set_xlim(-0.7, n - 0.3)
+        step = max(1, math.ceil(n / 24))
+        ax.set_xticks(range(0, n, step))
+        if labels is not None:
+            ax.set_xticklabels([labels[k] for k in range(0, n, step)])
+        ax.set_xlabel("predicted class on adversarial input")
+        ax.set_ylabel("samples")
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(axis="x", visible=False)
+        fig.tight_layout()
+        return _svg(fig)
