@@ -1,18 +1,274 @@
 """``bench compare RUN_A RUN_B``: differences per cell and metric, with regression gates.
 
-(Placeholder: being implemented.)"""
+Computation only (``compare_runs``, ``parse_threshold``, ``check``); rendering lives in
+``bench.compare_render``.
+
+Threshold semantics (``--fail-on METRIC:THRESHOLD``, repeatable):
+
+- ``+N`` fails when the metric rises (B - A) by more than N, ``-N`` when it falls by more than
+  N, an unsigned ``N`` when it moves by more than N either way. "More than" is strict.
+- With ``%`` on a rate in [0, 1] (success_rate, adv_accuracy, clean_accuracy,
+  balanced_accuracy, adv_confidence_mean) N is in percentage points: ``success_rate:+5%``
+  fails on 40.0 % -> 45.1 %. On any other metric (times, norms) ``%`` is relative to A:
+  ``generate:+50%`` fails on 2.0 s -> 3.1 s; a change from 0 counts as infinite.
+- Without ``%``, N is absolute in the metric's own unit: ``success_rate:+0.05`` is the same as
+  ``+5%``; ``generate:+30`` fails when generation takes 30 s longer.
+- A threshold is checked on every cell, and every row, present and ``ok`` in both runs that
+  carries the metric (``clean_accuracy`` exists on both). With any ``--fail-on``, a cell or row
+  ``ok`` in A and present but not ``ok`` in B also fails the gate; cells only in A or only in B
+  are listed, never gated (the grid may have changed on purpose).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import difflib
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bench.errors import ConfigError, ExitCode
+from bench.report import RunReport
+
+#: metrics in [0, 1]: a ``%`` threshold on them is in percentage points
+RATE_METRICS = frozenset({"success_rate", "adv_accuracy", "clean_accuracy",
+                          "balanced_accuracy", "adv_confidence_mean"})
+#: metrics in seconds
+TIME_METRICS = frozenset({"generate", "per_sample", "evaluate", "source_generate",
+                          "train_seconds"})
+#: shown by default, in this order (``--metric`` chooses others)
+DEFAULT_METRICS = ("success_rate", "adv_accuracy", "clean_accuracy", "balanced_accuracy",
+                   "l2_mean", "linf_mean", "generate", "per_sample", "train_seconds")
+ROW_METRICS = ("clean_accuracy", "balanced_accuracy", "train_seconds")
+
+_THRESHOLD = re.compile(r"^(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<pct>%?)$")
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    metric: str
+    a: float | None
+    b: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+
+@dataclass
+class EntryDiff:
+    """One cell (or row) matched by id; a status of ``None`` means absent from that run."""
+
+    kind: Literal["cell", "row"]
+    id: str
+    status_a: str | None
+    status_b: str | None
+    error_b: str | None = None
+    metrics: dict[str, MetricDiff] = field(default_factory=dict)
+
+    @property
+    def in_both(self) -> bool:
+        return self.status_a is not None and self.status_b is not None
+
+    @property
+    def regressed(self) -> bool:
+        """``ok`` in A and present but not ``ok`` in B (a cell missing from B is not one)."""
+        return self.status_a == "ok" and self.status_b is not None and self.status_b != "ok"
+
+
+@dataclass
+class Comparison:
+    run_a: int
+    run_b: int
+    rows: list[EntryDiff]
+    cells: list[EntryDiff]
+
+    @property
+    def only_a(self) -> list[str]:
+        return [c.id for c in self.cells if c.status_b is None]
+
+    @property
+    def only_b(self) -> list[str]:
+        return [c.id for c in self.cells if c.status_a is None]
+
+    @property
+    def status_changes(self) -> list[EntryDiff]:
+        return [e for e in self.rows + self.cells if e.in_both and e.status_a != e.status_b]
+
+    def metric_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for e in self.rows + self.cells:
+            seen.update(dict.fromkeys(e.metrics))
+        return list(seen)
+
+
+def _values(entry: dict[str, Any] | None, kind: str) -> dict[str, float | None]:
+    if entry is None:
+        return {}
+    if kind == "row":
+        return {m: entry.get(m) for m in ROW_METRICS}
+    return {**entry["metrics"], **entry["timings"]}
+
+
+def _diff(kind: Literal["cell", "row"], key: str, a: dict[str, Any] | None,
+          b: dict[str, Any] | None) -> EntryDiff:
+    va, vb = _values(a, kind), _values(b, kind)
+    names = list(dict.fromkeys([*va, *vb]))
+    return EntryDiff(kind, key, None if a is None else a["status"],
+                     None if b is None else b["status"], None if b is None else b.get("error"),
+                     {m: MetricDiff(m, va.get(m), vb.get(m)) for m in names})
+
+
+def _match(kind: Literal["cell", "row"], key: str, a: list[dict[str, Any]],
+           b: list[dict[str, Any]]) -> list[EntryDiff]:
+    by_a = {e[key]: e for e in a}
+    by_b = {e[key]: e for e in b}
+    ids = list(dict.fromkeys([*by_a, *by_b]))
+    return [_diff(kind, i, by_a.get(i), by_b.get(i)) for i in ids]
+
+
+def compare_runs(report_a: RunReport, report_b: RunReport) -> Comparison:
+    """Match rows by row id and cells by canonical cell id; diff every numeric value."""
+    return Comparison(int(report_a.run["id"]), int(report_b.run["id"]),
+                      _match("row", "row_id", report_a.rows, report_b.rows),
+                      _match("cell", "cell_id", report_a.cells, report_b.cells))
+
+
+# ---- thresholds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    text: str
+    metric: str
+    sign: Literal["+", "-", ""]
+    amount: float
+    percent: bool
+
+    @property
+    def points(self) -> bool:
+        """A ``%`` on a rate: percentage points rather than relative change."""
+        return self.percent and self.metric in RATE_METRICS
+
+    def change(self, a: float, b: float) -> float:
+        """B - A in the threshold's unit (points, % of A, or the metric's own unit)."""
+        if self.points:
+            return 100 * (b - a)
+        if self.percent:
+            if a == 0:
+                return 0.0 if b == 0 else math.copysign(math.inf, b)
+            return 100 * (b - a) / abs(a)
+        return b - a
+
+    def crossed(self, a: float, b: float) -> bool:
+        change = round(self.change(a, b), 9)  # 0.45 -> 0.50 is 5 points, not 5.000000000004
+        if self.sign == "+":
+            return change > self.amount
+        if self.sign == "-":
+            return change < -self.amount
+        return abs(change) > self.amount
+
+
+def parse_threshold(text: str) -> Threshold:
+    metric, sep, spec = text.partition(":")
+    metric, spec = metric.strip(), spec.strip()
+    if not sep or not metric or not spec:
+        raise ConfigError(f"--fail-on '{text}': expected METRIC:THRESHOLD, e.g. "
+                          "success_rate:+5% or generate:+50%")
+    m = _THRESHOLD.match(spec)
+    if m is None:
+        raise ConfigError(f"--fail-on '{text}': threshold '{spec}' must be a number with an "
+                          "optional sign and %, e.g. +5%, -2%, 0.05")
+    return Threshold(text, metric, m["sign"], float(m["amount"]),  # type: ignore[arg-type]
+                     bool(m["pct"]))
+
+
+@dataclass(frozen=True)
+class Crossing:
+    entry: EntryDiff
+    threshold: Threshold | None  # None: the entry was ok in A and is not ok in B
+    a: float | None = None
+    b: float | None = None
+
+    def message(self) -> str:
+        from bench.compare_render import fmt_change, fmt_metric
+
+        if self.threshold is None:
+            why = f": {self.entry.error_b}" if self.entry.error_b else ""
+            return (f"{self.entry.kind} {self.entry.id}: {self.entry.status_a} -> "
+                    f"{self.entry.status_b}{why}")
+        t = self.threshold
+        assert self.a is not None and self.b is not None
+        return (f"{t.text} crossed by {self.entry.id}: {fmt_metric(t.metric, self.a)} -> "
+                f"{fmt_metric(t.metric, self.b)} ({fmt_change(t, self.a, self.b)})")
+
+
+def validate_metrics(names: list[str], comparison: Comparison, what: str) -> None:
+    known = set(comparison.metric_names()) | set(DEFAULT_METRICS)
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f" Did you mean: {', '.join(near)}?" if near else ""
+            raise ConfigError(f"{what}: unknown metric '{name}'.{hint} Known: "
+                              f"{', '.join(sorted(known))}")
+
+
+def check(comparison: Comparison, thresholds: list[Threshold]) -> list[Crossing]:
+    """Every threshold crossing, then every ok -> not ok status change (if any threshold)."""
+    if not thresholds:
+        return []
+    out: list[Crossing] = []
+    entries = [e for e in comparison.rows + comparison.cells
+               if e.status_a == "ok" and e.status_b == "ok"]
+    for t in thresholds:
+        for e in entries:
+            d = e.metrics.get(t.metric)
+            if d is not None and d.a is not None and d.b is not None and t.crossed(d.a, d.b):
+                out.append(Crossing(e, t, d.a, d.b))
+    out += [Crossing(e, None) for e in comparison.rows + comparison.cells if e.regressed]
+    return out
+
+
+# ---- command line ---------------------------------------------------------------------------
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a")
-    parser.add_argument("run_b")
-    parser.add_argument("--store")
+    parser.add_argument("run_a", help="baseline run id (-2: the one before the latest)")
+    parser.add_argument("run_b", help="run compared against it (-1: the latest)")
+    parser.add_argument("--store", help="SQLite result store (default: $ARTBENCH_STORE or the "
+                        "per-user data directory)")
+    parser.add_argument("--fail-on", action="append", default=[], metavar="METRIC:THRESHOLD",
+                        help="exit 1 if crossed, e.g. success_rate:+5%% (points), "
+                        "clean_accuracy:-2%%, generate:+50%% (relative); repeatable")
+    parser.add_argument("--metric", action="append", default=[], metavar="M",
+                        help="metric to show (repeatable; default: the usual ones present)")
+    parser.add_argument("--format", "-f", default="terminal",
+                        choices=("terminal", "markdown", "json"))
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
-    raise NotImplementedError
+    from bench import compare_render
+    from bench.report import load_report
+    from bench.store import Store
+
+    thresholds = [parse_threshold(t) for t in args.fail_on]
+    store = Store(args.store)
+    comparison = compare_runs(load_report(store, args.run_a), load_report(store, args.run_b))
+    validate_metrics([t.metric for t in thresholds], comparison, "--fail-on")
+    validate_metrics(args.metric, comparison, "--metric")
+    metrics = args.metric or [m for m in DEFAULT_METRICS if m in comparison.metric_names()]
+    crossings = check(comparison, thresholds)
+    if args.format == "json":
+        sys.stdout.write(compare_render.to_json(comparison, metrics, crossings) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(compare_render.to_markdown(comparison, metrics))
+    else:
+        compare_render.print_terminal(comparison, metrics, console)
+    for c in crossings:
+        sys.stderr.write(f"FAIL {c.message()}\n")
+    if crossings:
+        sys.stderr.write(f"{len(crossings)} regression gate(s) failed\n")
+        return ExitCode.CELLS_FAILED
+    return ExitCode.OK

@@ -1,0 +1,132 @@
+"""Rendering of a ``Comparison``: terminal (rich), markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.compare import RATE_METRICS, TIME_METRICS, Comparison, EntryDiff, MetricDiff
+
+if TYPE_CHECKING:
+    from bench.compare import Crossing, Threshold
+
+
+def fmt_metric(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric in RATE_METRICS:
+        return f"{100 * value:.1f}%"
+    if metric in TIME_METRICS:
+        return f"{value:.3g}s"
+    return f"{value:.4g}"
+
+
+def _relative(a: float, b: float) -> str:
+    if a == 0:
+        return "" if b == 0 else " (from 0)"
+    return f" ({100 * (b - a) / abs(a):+.0f}%)"
+
+
+def fmt_delta(d: MetricDiff) -> str:
+    if d.a is None or d.b is None:
+        return "-"
+    delta = d.b - d.a
+    if d.metric in RATE_METRICS:
+        return f"{100 * delta:+.1f} pt"
+    unit = "s" if d.metric in TIME_METRICS else ""
+    return f"{delta:+.3g}{unit}{_relative(d.a, d.b)}"
+
+
+def fmt_change(t: Threshold, a: float, b: float) -> str:
+    """The change in the unit the threshold is stated in."""
+    change = t.change(a, b)
+    if t.points:
+        return f"{change:+.1f} points"
+    if t.percent:
+        return f"{'+' if change > 0 else '-'}inf%" if math.isinf(change) else f"{change:+.1f}%"
+    return f"{change:+.4g}{'s' if t.metric in TIME_METRICS else ''}"
+
+
+def _lines(entries: list[EntryDiff], metrics: list[str]) -> list[tuple[str, str, str, str, str]]:
+    """(id, metric, A, B, delta) for the entries in both runs; the id only on its first line."""
+    out = []
+    for e in entries:
+        if not e.in_both:
+            continue
+        first = True
+        status = "" if e.status_a == e.status_b == "ok" else f" [{e.status_a} -> {e.status_b}]"
+        for m in metrics:
+            d = e.metrics.get(m)
+            if d is None:
+                continue
+            out.append((e.id + status if first else "", m, fmt_metric(m, d.a),
+                        fmt_metric(m, d.b), fmt_delta(d)))
+            first = False
+    return out
+
+
+def _sections(c: Comparison) -> list[tuple[str, list[str]]]:
+    changes = [f"{e.kind} {e.id}: {e.status_a} -> {e.status_b}"
+               + (f" ({e.error_b})" if e.error_b and e.status_b != "ok" else "")
+               for e in c.status_changes]
+    return [("only in run A", c.only_a), ("only in run B", c.only_b),
+            ("status changes", changes)]
+
+
+def print_terminal(c: Comparison, metrics: list[str], console: Console) -> None:
+    for title, kind, entries in (("rows", "row", c.rows), ("cells", "cell", c.cells)):
+        lines = _lines(entries, metrics)
+        if not lines:
+            continue
+        table = Table(title=f"{title}: run {c.run_a} (A) vs run {c.run_b} (B)")
+        table.add_column(kind)
+        table.add_column("metric")
+        for col in ("A", "B", "delta"):
+            table.add_column(col, justify="right")
+        for line in lines:
+            table.add_row(*map(escape, line))
+        console.print(table)
+    for title, items in _sections(c):
+        if items:
+            console.print(f"{title}:", style="bold", highlight=False)
+            for item in items:
+                console.print(f"  {item}", highlight=False, markup=False)
+
+
+def to_markdown(c: Comparison, metrics: list[str]) -> str:
+    out = [f"# Run {c.run_a} (A) vs run {c.run_b} (B)", ""]
+    for title, kind, entries in (("Rows", "row", c.rows), ("Cells", "cell", c.cells)):
+        lines = _lines(entries, metrics)
+        if not lines:
+            continue
+        out += [f"## {title}", "", f"| {kind} | metric | A | B | delta |",
+                "|---|---|---:|---:|---:|"]
+        out += ["| " + " | ".join(x.replace("|", "\\|") for x in line) + " |" for line in lines]
+        out.append("")
+    for title, items in _sections(c):
+        if items:
+            out += [f"## {title[0].upper()}{title[1:]}", ""] + [f"- `{i}`" for i in items] + [""]
+    return "\n".join(out)
+
+
+def _entry_json(e: EntryDiff, metrics: list[str]) -> dict[str, Any]:
+    return {"id": e.id, "status_a": e.status_a, "status_b": e.status_b,
+            "metrics": {m: {"a": d.a, "b": d.b, "delta": d.delta}
+                        for m, d in e.metrics.items() if m in metrics}}
+
+
+def to_json(c: Comparison, metrics: list[str], crossings: list[Crossing]) -> str:
+    return json.dumps({
+        "run_a": c.run_a, "run_b": c.run_b, "metrics": metrics,
+        "rows": [_entry_json(e, metrics) for e in c.rows],
+        "cells": [_entry_json(e, metrics) for e in c.cells],
+        "only_a": c.only_a, "only_b": c.only_b,
+        "status_changes": [{"id": e.id, "a": e.status_a, "b": e.status_b, "error": e.error_b}
+                           for e in c.status_changes],
+        "failed": [x.message() for x in crossings],
+    }, indent=2)
