@@ -101,9 +101,10 @@ def _matrix(report: RunReport, metric: str) -> dict[str, Any]:
         row = report.row(rid)
         entries = []
         for col in columns:
-            c = by_key.get((rid, col))
+            found = by_key.get((rid, col))
             entry: dict[str, Any] = {"status": "missing", "flags": [], "title": "not run"}
-            if c is not None:
+            if found is not None:
+                c = found
                 entry["flags"] = _flags(c)
                 entry["raised"] = sum(f["raised"] for f in entry["flags"])
                 entry["title"] = c["cell_id"]
@@ -280,6 +281,7 @@ def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None
 def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
     """Write the run's report to ``path``. ``store`` supplies the per-sample predictions for
     the targeted-attack histograms; without it the default store is used if it holds the run."""
+    store = store or getattr(report, "_store", None)  # load_report may keep its store
     own = store is None
     db = _store_for(report) if own else store
     try:

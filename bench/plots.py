@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 #: (x values, y values) of one line, keyed by its legend label
 Series = dict[str, tuple[list[float], list[float]]]
 
-STYLE = {
+STYLE: Any = {  # typed Any: matplotlib types rc keys as a Literal
     "svg.fonttype": "path",  # text as paths: renders the same without the fonts installed
     "svg.hashsalt": "artbench",  # deterministic ids, so reports of the same run are identical
     "font.size": 9,
@@ -111,13 +112,20 @@ def class_histogram(counts: Sequence[int], targets: Sequence[int],
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(max(3.6, min(0.16 * n + 1.5, 9.0)), 2.6))
         colours = [TARGET_COLOUR if k in targets else BAR_COLOUR for k in range(n)]
+        for k in targets:
+            if 0 <= k < n:
+                ax.axvspan(k - 0.5, k + 0.5, color=TARGET_COLOUR, alpha=0.08, linewidth=0)
         ax.bar(range(n), counts, color=colours, width=0.8)
         ax.set_xlim(-0.7, n - 0.3)
         step = max(1, math.ceil(n / 24))
         ax.set_xticks(range(0, n, step))
         if labels is not None:
             ax.set_xticklabels([labels[k] for k in range(0, n, step)])
-        ax.set_xlabel("predicted class on adversarial input")
+        for tick in ax.get_xticklabels():
+            if int(round(tick.get_position()[0])) in targets:
+                tick.set_color(TARGET_COLOUR)
+                tick.set_fontweight("bold")
+        ax.set_xlabel("predicted class on adversarial input (target in red)")
         ax.set_ylabel("samples")
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(axis="x", visible=False)
