@@ -141,6 +141,40 @@ def _excluded(cell: Cell, rules: Sequence[Mapping[Any, str]]) -> bool:
     return False
 
 
+def _matches(comp: Component, pat: str) -> bool:
+    return bool(_pattern(pat).match(comp.id) or _pattern(pat).match(comp.name))
+
+
+def transfer_id(target_row: str, attack_id: str, source_row: str) -> str:
+    """``model=cnn/defense=distillation[temperature=100]/attack=fgsm[eps=0.1]/source=cnn|none``."""
+    short = source_row.removeprefix("model=").replace("/defense=", "|", 1)
+    return f"{target_row}/attack={attack_id}/source={short}"
+
+
+def transfer_plan(cells: list[Cell], suite: Suite) -> dict[str, list[str]]:
+    """White-box cell id -> the row ids its adversarial examples are also evaluated on."""
+    rows: dict[str, tuple[Component, Component]] = {}
+    for c in cells:
+        rows.setdefault(c.row, (c.model, c.defense))
+
+    def row_matches(row: str, pattern: Mapping[Any, str]) -> bool:
+        model, defense = rows[row]
+        comps = {"model": model, "defense": defense}
+        return all(_matches(comps[k], p) for k, p in pattern.items())
+
+    plan: dict[str, list[str]] = {}
+    for c in cells:
+        for rule in suite.transfer:
+            if not (row_matches(c.row, rule.source) and _matches(c.attack, rule.attack)):
+                continue
+            for row in rows:
+                if row != c.row and row_matches(row, rule.target):
+                    targets = plan.setdefault(c.id, [])
+                    if row not in targets:
+                        targets.append(row)
+    return plan
+
+
 def expand_grid(suite: Suite, plugins: Plugins, source: str) -> list[Cell]:
     """Every cell of the suite, in declaration order, excluded ones removed."""
     models = [c for c, _ in _expand("model", suite.models, plugins, source, "models")]

@@ -19,9 +19,11 @@ class RunReport:
     cells: list[dict[str, Any]]
     attack_ids: list[str] = field(default_factory=list)
     row_ids: list[str] = field(default_factory=list)
+    _store: Store | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for c in self.cells:
+            c.setdefault("source_row", None)
             if c["attack_id"] not in self.attack_ids:
                 self.attack_ids.append(c["attack_id"])
         for r in self.rows:
@@ -31,11 +33,33 @@ class RunReport:
             if c["row_id"] not in self.row_ids:
                 self.row_ids.append(c["row_id"])
 
-    def cell(self, row_id: str, attack_id: str) -> dict[str, Any] | None:
+    @property
+    def white_box(self) -> list[dict[str, Any]]:
+        return [c for c in self.cells if c["source_row"] is None]
+
+    @property
+    def transfer(self) -> list[dict[str, Any]]:
+        return [c for c in self.cells if c["source_row"] is not None]
+
+    def cell(self, row_id: str, attack_id: str,
+             source_row: str | None = None) -> dict[str, Any] | None:
+        """The white-box cell (or, with ``source_row``, the transfer cell) of a row and attack."""
         for c in self.cells:
-            if c["row_id"] == row_id and c["attack_id"] == attack_id:
+            if (c["row_id"] == row_id and c["attack_id"] == attack_id
+                    and c["source_row"] == source_row):
                 return c
         return None
+
+    def sources(self) -> list[str]:
+        """Rows whose adversarial examples were transferred to other rows."""
+        out: list[str] = []
+        for c in self.transfer:
+            if c["source_row"] not in out:
+                out.append(c["source_row"])
+        return out
+
+    def warnings(self, cell: dict[str, Any]) -> list[dict[str, str]]:
+        return [f for f in cell["info"].get("flags", []) if f["status"] == "warn"]
 
     def row(self, row_id: str) -> dict[str, Any]:
         for r in self.rows:
@@ -44,8 +68,12 @@ class RunReport:
         model, defense = row_id.removeprefix("model=").split("/defense=", 1)
         return {"row_id": row_id, "model_id": model, "defense_id": defense, "status": "missing"}
 
-    def matrix(self, metric: str = "success_rate") -> list[dict[str, Any]]:
-        """One dict per row: model, defense, clean accuracy, then attack id -> value or status."""
+    def matrix(self, metric: str = "success_rate",
+               source_row: str | None = None) -> list[dict[str, Any]]:
+        """One dict per row: model, defense, clean accuracy, then attack id -> value or status.
+
+        White-box cells by default; with ``source_row``, the examples crafted on that row.
+        """
         out = []
         for rid in self.row_ids:
             row = self.row(rid)
@@ -54,7 +82,7 @@ class RunReport:
                 "clean_accuracy": row.get("clean_accuracy"),
             }
             for aid in self.attack_ids:
-                c = self.cell(rid, aid)
+                c = self.cell(rid, aid, source_row)
                 if c is None:
                     entry[aid] = None
                 elif c["status"] != "ok":
@@ -77,6 +105,32 @@ class RunReport:
             out.append(entry)
         return out
 
+    def robust_accuracy(self, store: Store | None = None) -> dict[str, dict[str, Any]]:
+        """Per row: accuracy under the per-sample worst case over every attack (white-box and
+        transfer) evaluated on it, over the samples all its cells share (RobustBench style).
+
+        An upper bound on robustness: only the listed attacks were tried.
+        """
+        store = store or self._store
+        out: dict[str, dict[str, Any]] = {}
+        if store is None:
+            return out
+        for rid in self.row_ids:
+            cells = [c for c in self.cells if c["row_id"] == rid and c["status"] == "ok"]
+            if not cells:
+                continue
+            n = min(c["samples"] or 0 for c in cells)
+            robust: list[bool] | None = None
+            for c in cells:
+                rows = store.samples(c["id"])[:n]
+                ok = [r["adv_pred"] == r["label"] and r["clean_pred"] == r["label"] for r in rows]
+                robust = ok if robust is None else [a and b for a, b in zip(robust, ok,
+                                                                            strict=True)]
+            if robust:
+                out[rid] = {"robust_accuracy": sum(robust) / len(robust), "samples": n,
+                            "attacks": len(cells)}
+        return out
+
     def failures(self) -> list[tuple[str, str]]:
         return [(c["cell_id"], c["error"] or "") for c in self.cells if c["status"] != "ok"]
 
@@ -93,8 +147,14 @@ def load_report(store: Store, run: int | str | None) -> RunReport:
     for r in store.rows(run_id):
         d = dict(r)
         d["training"] = json.loads(d.pop("training_json") or "[]")
+        d["diagnostics"] = json.loads(d.pop("diagnostics_json", None) or "{}")
         rows.append(d)
-    return RunReport(run_row, rows, store.cells(run_id))
+    cells = store.cells(run_id)
+    flags = store.flags(run_id)
+    for c in cells:
+        if c["id"] in flags:
+            c["info"]["flags"] = flags[c["id"]]
+    return RunReport(run_row, rows, cells, _store=store)
 
 
 def fmt_value(value: Any, metric: str = "success_rate") -> str:

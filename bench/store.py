@@ -18,7 +18,7 @@ from bench.errors import StoreError
 from bench.timing import now_iso
 
 STORE_ENV = "ARTBENCH_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS rows (
     eval_samples INTEGER,
     train_seconds REAL,
     training_json TEXT,
+    diagnostics_json TEXT,
     UNIQUE (run_id, row_id)
 );
 CREATE TABLE IF NOT EXISTS cells (
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS cells (
     error TEXT,
     info_json TEXT,
     finished TEXT NOT NULL,
+    source_row TEXT,
     UNIQUE (run_id, cell_id)
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -81,6 +83,13 @@ CREATE TABLE IF NOT EXISTS timings (
     phase TEXT NOT NULL,
     seconds REAL NOT NULL,
     PRIMARY KEY (cell, phase)
+);
+CREATE TABLE IF NOT EXISTS flags (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (cell, name)
 );
 CREATE TABLE IF NOT EXISTS samples (
     cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
@@ -112,13 +121,21 @@ class Store:
             self.conn.execute("PRAGMA journal_mode = WAL")
             with self.conn:
                 self.conn.executescript(SCHEMA)
+                self._migrate()
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
                 )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable result store ({exc})") from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open result store ({exc.strerror})") from None
+
+    def _migrate(self) -> None:
+        """Add the columns that schema version 2 added to stores made by version 1."""
+        for table, column in (("rows", "diagnostics_json"), ("cells", "source_row")):
+            names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self.conn.close()
@@ -156,12 +173,12 @@ class Store:
         with self._tx() as c:
             c.execute(
                 "INSERT INTO rows (run_id, row_id, model_id, defense_id, status, error,"
-                " clean_accuracy, balanced_accuracy, eval_samples, train_seconds, training_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " clean_accuracy, balanced_accuracy, eval_samples, train_seconds, training_json,"
+                " diagnostics_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, row["row_id"], row["model_id"], row["defense_id"], row["status"],
                  row.get("error"), row.get("clean_accuracy"), row.get("balanced_accuracy"),
                  row.get("eval_samples"), row.get("train_seconds"),
-                 _dumps(row.get("training", []))),
+                 _dumps(row.get("training", [])), _dumps(row.get("diagnostics", {}))),
             )
 
     def add_cell(self, run_id: int, cell: dict[str, Any], metrics: dict[str, Any],
@@ -176,11 +193,11 @@ class Store:
             cur = c.execute(
                 "INSERT INTO cells (run_id, cell_id, row_id, model_id, defense_id, attack_id,"
                 " attack_name, plugins_json, params_json, samples, status, error, info_json,"
-                " finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " finished, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, cell["cell_id"], cell["row_id"], cell["model_id"], cell["defense_id"],
                  cell["attack_id"], cell["attack_name"], _dumps(cell["plugins"]),
                  _dumps(cell["params"]), cell.get("samples"), cell["status"],
-                 cell.get("error"), _dumps(info), now_iso()),
+                 cell.get("error"), _dumps(info), now_iso(), cell.get("source_row")),
             )
             pk = cur.lastrowid
             c.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
@@ -247,6 +264,21 @@ class Store:
             d["plugins"] = json.loads(d.pop("plugins_json"))
             d["info"] = json.loads(d.pop("info_json") or "{}")
             out.append(d)
+        return out
+
+    def set_flags(self, flags: list[tuple[int, str, str, str]]) -> None:
+        """Replace flags: (cell pk, name, status, evidence) rows, in one transaction."""
+        with self._tx() as c:
+            c.executemany("INSERT OR REPLACE INTO flags VALUES (?, ?, ?, ?)", flags)
+
+    def flags(self, run_id: int) -> dict[int, list[dict[str, str]]]:
+        out: dict[int, list[dict[str, str]]] = {}
+        for r in self.conn.execute(
+            "SELECT f.* FROM flags f JOIN cells c ON c.id = f.cell WHERE c.run_id = ?"
+            " ORDER BY f.cell, f.name", (run_id,)
+        ):
+            out.setdefault(r["cell"], []).append(
+                {"name": r["name"], "status": r["status"], "evidence": r["evidence"]})
         return out
 
     def samples(self, cell_pk: int) -> list[sqlite3.Row]:

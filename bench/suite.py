@@ -43,6 +43,17 @@ class Evaluation(_Frozen):
 
 
 ExcludeRule = dict[Literal["model", "defense", "attack"], str]
+RowPattern = dict[Literal["model", "defense"], str]
+
+
+class TransferRule(_Frozen):
+    """Evaluate the examples crafted on ``source`` rows on every ``target`` row too."""
+
+    source: RowPattern = Field(min_length=1)
+    #: rows to evaluate on (default: every other row)
+    target: RowPattern = Field(default_factory=dict)
+    #: attacks whose examples transfer (pattern on the attack id or name)
+    attack: str = "*"
 
 
 class Suite(_Frozen):
@@ -55,6 +66,7 @@ class Suite(_Frozen):
     )
     attacks: list[AttackSpec] = Field(min_length=1)
     exclude: list[ExcludeRule] = Field(default_factory=list)
+    transfer: list[TransferRule] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     #: seed of model initialisation and training
     seed: int = Field(default=0, ge=0)

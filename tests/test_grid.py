@@ -91,3 +91,24 @@ def test_duplicate_declaration_and_empty_grid():
     s = suite(exclude=[{"model": "*"}])
     with pytest.raises(ConfigError, match="exclude removes every cell"):
         expand_grid(s, make_plugins(), "s.yaml")
+
+
+def test_transfer_plan_and_ids():
+    from bench.grid import transfer_id, transfer_plan
+
+    s = suite(transfer=[{"source": {"defense": "none"}, "attack": "fgsm*"}])
+    cells = expand_grid(s, make_plugins(), "s.yaml")
+    plan = transfer_plan(cells, s)
+    assert plan == {
+        f"model=cnn/defense=none/attack=fgsm[eps={e}]": [
+            "model=cnn/defense=distillation[temperature=1]",
+            "model=cnn/defense=distillation[temperature=100]"]
+        for e in (0.1, 0.3)
+    }
+    assert transfer_id("model=cnn/defense=distillation[temperature=100]", "fgsm[eps=0.1]",
+                       "model=cnn/defense=none") == (
+        "model=cnn/defense=distillation[temperature=100]/attack=fgsm[eps=0.1]/source=cnn|none")
+    s = suite(transfer=[{"source": {"defense": "none"},
+                         "target": {"defense": "distillation[temperature=100]"}}])
+    plan = transfer_plan(expand_grid(s, make_plugins(), "s.yaml"), s)
+    assert set(map(len, plan.values())) == {1} and len(plan) == 3

@@ -1,0 +1,73 @@
+"""Sanity flags on stored results: they fire on masked gradients and stay quiet otherwise."""
+
+from __future__ import annotations
+
+from bench.flags import update_flags
+from bench.report import load_report
+from bench.store import Store
+
+HEALTHY = {"samples": 100, "grad_zero_fraction": 0.0, "grad_nonfinite_fraction": 0.0,
+           "logit_scale_median": 8.0, "softmax_saturated_fraction": 0.0}
+MASKED = {"samples": 100, "grad_zero_fraction": 0.6, "grad_nonfinite_fraction": 0.0,
+          "logit_scale_median": 400.0, "softmax_saturated_fraction": 0.9}
+
+
+def add(store, run, row, attack_id, name, params, sr, source_row=None):
+    cell_id = f"{row}/attack={attack_id}" + (f"/source={source_row}" if source_row else "")
+    store.add_cell(run, {"cell_id": cell_id, "row_id": row, "model_id": "cnn",
+                         "defense_id": row.split("defense=")[1], "attack_id": attack_id,
+                         "attack_name": name, "samples": 100, "status": "ok", "error": None,
+                         "plugins": {}, "params": {"attack": params}, "source_row": source_row},
+                   {"success_rate": sr, "success_denominator": 90}, {})
+
+
+def build(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    run = store.create_run("s", None, {}, 0, None, {}, {}, [], 0)
+    rows = {"model=cnn/defense=none": HEALTHY, "model=cnn/defense=distillation": MASKED}
+    for row, diag in rows.items():
+        store.add_row(run, {"row_id": row, "model_id": "cnn", "defense_id": row.split("=")[-1],
+                            "status": "ok", "clean_accuracy": 0.9, "diagnostics": diag})
+    none, dist = rows
+    for row, srs in ((none, (0.4, 0.9, 0.99, 0.95)), (dist, (0.1, 0.12, 0.05, 0.02))):
+        for eps, sr in zip((0.1, 0.3, 0.5), srs, strict=False):
+            add(store, run, row, f"fgsm[eps={eps}]", "fgsm", {"eps": eps, "target": None}, sr)
+        add(store, run, row, "bim", "bim", {"eps": 0.3, "eps_step": 0.03, "target": None}, srs[3])
+        add(store, run, row, "ifgsm[loss=ce]", "ifgsm", {"eps": 0.3, "loss": "ce"}, srs[3])
+        add(store, run, row, "ifgsm[loss=margin]", "ifgsm", {"eps": 0.3, "loss": "margin"},
+            srs[3] if row == none else 0.97)
+    add(store, run, dist, "fgsm[eps=0.3]", "fgsm", {"eps": 0.3, "target": None}, 0.8,
+        source_row=none)
+    update_flags(store, run)
+    return load_report(store, run)
+
+
+def warned(report, cell_id):
+    cell = next(c for c in report.cells if c["cell_id"] == cell_id)
+    return {f["name"] for f in report.warnings(cell)}
+
+
+def test_flags_fire_on_the_masked_model(tmp_path):
+    report = build(tmp_path)
+    d = "model=cnn/defense=distillation/attack="
+    row_level = {"zero-gradient", "saturated-softmax", "logit-scale"}
+    assert warned(report, d + "fgsm[eps=0.3]") == row_level | {"transfer-beats-white-box"}
+    assert warned(report, d + "fgsm[eps=0.5]") == row_level | {"success-not-rising",
+                                                                "large-eps-failure"}
+    assert warned(report, d + "bim") == row_level | {"single-step-beats-iterative"}
+    assert warned(report, d + "ifgsm[loss=ce]") == row_level | {
+        "loss-underflow", "single-step-beats-iterative"}
+    cell = next(c for c in report.cells if c["cell_id"] == d + "bim")
+    evidence = {f["name"]: f["evidence"] for f in cell["info"]["flags"]}
+    assert evidence["logit-scale"] == ("median max|logit| 400 vs 8 on the undefended twin (50x)")
+    assert evidence["zero-gradient"].startswith("60.0% of 100 clean samples")
+
+
+def test_flags_stay_quiet_on_the_undefended_model(tmp_path):
+    report = build(tmp_path)
+    for cell in report.white_box:
+        if "defense=none" in cell["cell_id"]:
+            assert report.warnings(cell) == [], cell["cell_id"]
+            assert cell["info"]["flags"], "checked flags are recorded as ok"
+    transfer = next(c for c in report.cells if c["source_row"])
+    assert "flags" not in transfer["info"]
