@@ -125,6 +125,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from bench.grid import transfer_id, transfer_plan
     from bench.runner import plan_suite
     from bench.suite import load_suite
 
@@ -132,11 +133,17 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     suite, raw = load_suite(args.suite, args.overrides)
     plan = plan_suite(suite, raw, args.suite, plugins)
     rows = {c.row for c in plan.cells}
-    console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense rows)",
+    transfers = transfer_plan(plan.cells, suite)
+    n_transfer = sum(map(len, transfers.values()))
+    console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense "
+                  f"rows)" + (f" + {n_transfer} transfer cells" if n_transfer else ""),
                   highlight=False, markup=False)
     if args.list:
         for c in plan.cells:
             console.print(f"  {c.id}  (samples {c.samples})", highlight=False, markup=False)
+            for t in transfers.get(c.id, []):
+                console.print(f"  {transfer_id(t, c.attack.id, c.row)}", highlight=False,
+                              markup=False)
     return ExitCode.OK
 
 
