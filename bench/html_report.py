@@ -90,7 +90,8 @@ def _flags(cell: dict[str, Any]) -> list[dict[str, Any]]:
             for f in flags if isinstance(f, dict)]
 
 
-def _matrix(report: RunReport, metric: str) -> dict[str, Any]:
+def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> dict[str, Any]:
+    """A heatmap: red where the attack does well (high success, low adversarial accuracy)."""
     columns: list[str] = []
     for c in report.cells:
         if _column(c) not in columns:
@@ -112,7 +113,7 @@ def _matrix(report: RunReport, metric: str) -> dict[str, Any]:
                     entry.update(status="failed", title=f"{c['cell_id']}\n{c['error'] or ''}")
                 elif c["metrics"].get(metric) is not None:
                     value = c["metrics"][metric]
-                    bg, fg = plots.heat_colour(value)
+                    bg, fg = plots.heat_colour(1 - value if higher_is_better else value)
                     m = c["metrics"]
                     detail = (f"success {_pct(m.get('success_rate'))} "
                               f"({_int(m.get('success_count'))}/"
@@ -120,14 +121,22 @@ def _matrix(report: RunReport, metric: str) -> dict[str, Any]:
                               f"adversarial accuracy {_pct(m.get('adv_accuracy'))}; "
                               f"{_int(m.get('samples'))} samples")
                     entry.update(status="ok", value=value, bg=bg, fg=fg,
-                                 title=f"{c['cell_id']}\n{detail}")
+                                 title=f"{c['cell_id']}\n{detail}{_flag_note(entry['flags'])}")
                 else:
                     entry.update(status="ok", value=None)
             entries.append(entry)
         rows.append({"model": row["model_id"], "defense": row["defense_id"],
                      "status": row.get("status"), "clean": row.get("clean_accuracy"),
                      "cells": entries})
-    return {"metric": metric, "columns": columns, "rows": rows}
+    stops = [plots.heat_colour(1 - v / 4 if higher_is_better else v / 4)[0] for v in range(5)]
+    return {"metric": metric, "columns": columns, "rows": rows, "legend": stops}
+
+
+def _flag_note(flags: list[dict[str, Any]]) -> str:
+    if not flags:
+        return ""
+    raised = [f"\n\u2691 {f['name']}: {f['evidence']}" for f in flags if f["raised"]]
+    return "".join(raised) if raised else f"\nsanity checks: {len(flags)} quiet"
 
 
 _EPS = re.compile(r"(?<=[\[,])eps=[^,\]]*,?")
@@ -259,8 +268,7 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) ->
     return {
         "run": run, "failures": report.failures(),
         "success": _matrix(report, "success_rate"),
-        "accuracy": _matrix(report, "adv_accuracy"),
-        "legend": [plots.heat_colour(v / 4)[0] for v in range(5)],
+        "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True),
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "sweeps": _eps_sweeps(report), "temperature": _temperature(report),
         "histograms": _histograms(report, hist or {}),

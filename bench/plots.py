@@ -97,7 +97,12 @@ def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
             ax.set_xlabel(xlabel)
         for ax in axes[0]:
             _x_scale(ax, xs_all)
-        handles, labels = axes[0][0].get_legend_handles_labels()
+        handles, labels = [], []
+        for ax in axes[0]:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                if label not in labels:
+                    handles.append(handle)
+                    labels.append(label)
         if labels:
             fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3),
                        bbox_to_anchor=(0.5, 1.0))

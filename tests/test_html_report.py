@@ -273,5 +273,8 @@ def test_flags_failures_and_escaping(report_html: Path) -> None:
     report.cells[1]["status"] = "failed"
     html = render_html(report)
     assert 'id="flags-table"' in html and "1 sanity flag raised" in html
-    assert "\u2691 1" in html and "95% of samples &lt;b&gt;" in html
+    # one badge in each matrix (success rate, adversarial accuracy)
+    assert html.count('class="flag"') == 2 and "&#9873;&thinsp;1" in html
+    assert "zero_gradients: 95% of samples &lt;b&gt;" in html  # badge tooltip, escaped
+    assert "1 quiet" in html and "success_rises_with_eps" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
