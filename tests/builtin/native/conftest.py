@@ -11,47 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-EPOCHS = 12
-T_DISTILL = 100.0
-RECIPE = f"cnn-digits-v1-adam1e-3-bs64-e{EPOCHS}-T{T_DISTILL}"
-
-
-def digits_28() -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow as tf
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = (d.images.astype(np.float32) / 16.0)[..., None]
-    x = tf.image.resize(x, (28, 28), method="bilinear").numpy().clip(0.0, 1.0)
-    return x.astype(np.float32), d.target.astype(np.int64)
-
-
-def reference_cnn(num_classes: int, seed: int):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    layers = keras.layers
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"), layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.Conv2D(64, 3, activation="relu"),
-        layers.MaxPooling2D(2), layers.Flatten(),
-        layers.Dense(200, activation="relu"), layers.Dense(200, activation="relu"),
-        layers.Dense(num_classes),
-    ])
-
-
-def _fit(model, x: np.ndarray, soft: np.ndarray, temperature: float) -> None:
-    import keras
-    import tensorflow as tf
-
-    def loss(y_true, logits):
-        return tf.nn.softmax_cross_entropy_with_logits(y_true, logits / temperature)
-
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    model.fit(x, soft, batch_size=64, epochs=EPOCHS, verbose=0, shuffle=True)
+from native_helpers import RECIPE, T_DISTILL, digits_28, fit, reference_cnn
 
 
 def _trained(cache_dir: Path, name: str, build) -> object:
@@ -78,15 +38,18 @@ def data() -> Data:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("bench_native_models"))
+def cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None:
+        return tmp_path_factory.mktemp("bench_native_models")
+    return Path(cache.mkdir("bench_native_models"))
 
 
 @pytest.fixture(scope="session")
 def model(data: Data, cache_dir: Path):
     """The undistilled reference CNN (logits)."""
     hard = np.eye(10, dtype=np.float32)[data.y_train]
-    return _trained(cache_dir, "plain", lambda m: _fit(m, data.x_train, hard, 1.0))
+    return _trained(cache_dir, "plain", lambda m: fit(m, data.x_train, hard, 1.0))
 
 
 @pytest.fixture(scope="session")
@@ -95,25 +58,23 @@ def distilled(data: Data, cache_dir: Path):
     import tensorflow as tf
 
     hard = np.eye(10, dtype=np.float32)[data.y_train]
-    teacher = _trained(cache_dir, "teacher", lambda m: _fit(m, data.x_train, hard, T_DISTILL))
+    teacher = _trained(cache_dir, "teacher", lambda m: fit(m, data.x_train, hard, T_DISTILL))
 
     def student(m) -> None:
         soft = tf.nn.softmax(teacher.predict(data.x_train, verbose=0) / T_DISTILL).numpy()
-        _fit(m, data.x_train, soft, T_DISTILL)
+        fit(m, data.x_train, soft, T_DISTILL)
 
     return _trained(cache_dir, "student", student)
 
 
-def predict(model, x: np.ndarray) -> np.ndarray:
-    return np.argmax(model.predict(x, batch_size=256, verbose=0), axis=1)
 
 
-def art_classifier(model):
-    import tensorflow as tf
-    from art.estimators.classification import TensorFlowV2Classifier
-
-    return TensorFlowV2Classifier(
-        model=model, nb_classes=10, input_shape=(28, 28, 1),
-        loss_object=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
-        clip_values=(0.0, 1.0),
-    )
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep this directory's ``slow`` tests out of the default run (``-m slow`` selects them)."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    here = Path(__file__).parent
+    for item in items:
+        if "slow" in item.keywords and here in Path(str(item.fspath)).parents:
+            item.add_marker(skip)
