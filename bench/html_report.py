@@ -71,9 +71,10 @@ def _uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
 
 
-def _column(cell: dict[str, Any]) -> str:
-    source = cell.get("source_row")
-    return f"{cell['attack_id']} \u2190 {source}" if source else cell["attack_id"]
+def _column(cell: dict[str, Any], label: str | None = None) -> str:
+    """The attack's column: its id, with the source row for transferred examples."""
+    label = cell["attack_id"] if label is None else label
+    return f"{label} \u2190 {cell['source_row']}" if cell.get("source_row") else label
 
 
 def _row_label(report: RunReport, row_id: str) -> str:
@@ -143,9 +144,7 @@ _EPS = re.compile(r"(?<=[\[,])eps=[^,\]]*,?")
 
 
 def _family(cell: dict[str, Any]) -> str:
-    label = _EPS.sub("", cell["attack_id"]).replace(",]", "]").replace("[]", "")
-    source = cell.get("source_row")
-    return f"{label} \u2190 {source}" if source else label
+    return _column(cell, _EPS.sub("", cell["attack_id"]).replace(",]", "]").replace("[]", ""))
 
 
 def _eps_sweeps(report: RunReport) -> list[dict[str, Any]]:
@@ -256,9 +255,9 @@ def _int(value: Any) -> str:
 
 
 def _secs(value: Any) -> str:
-    if value is None:
-        return "\u2013"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    """Seconds, in ms below one second; a dash when unknown."""
+    return ("\u2013" if value is None
+            else f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s")
 
 
 def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -290,12 +289,11 @@ def write_html(report: RunReport, path: Path, store: Store | None = None) -> Non
     """Write the run's report to ``path``. ``store`` supplies the per-sample predictions for
     the targeted-attack histograms; without it the default store is used if it holds the run."""
     store = store or getattr(report, "_store", None)  # load_report may keep its store
-    own = store is None
-    db = _store_for(report) if own else store
+    db = store or _store_for(report)
     try:
         hist = load_target_histograms(db, report) if db is not None else {}
     finally:
-        if own and db is not None:
+        if store is None and db is not None:
             db.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(report, hist), encoding="utf-8")
