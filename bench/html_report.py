@@ -30,23 +30,22 @@ QUIET_FLAGS = {"ok", "pass", "passed", "quiet", "n/a", "skip", "skipped"}
 
 def load_target_histograms(store: Store, report: RunReport) -> dict[int, dict[str, Any]]:
     """Per targeted cell (keyed by the cell's primary key): counts of adversarial predictions
-    per class, the target classes, and the number of classes seen in the cell."""
+    per class, the target classes, and the number of classes (the same for the whole run)."""
     out: dict[int, dict[str, Any]] = {}
-    for cell in report.cells:
-        pk = cell["id"]
-        targets = [r[0] for r in store.conn.execute(
-            "SELECT DISTINCT target FROM samples WHERE cell = ? AND target IS NOT NULL "
-            "ORDER BY target", (pk,))]
-        if not targets:
-            continue
-        counts = dict(store.conn.execute(
-            "SELECT adv_pred, COUNT(*) FROM samples WHERE cell = ? AND adv_pred IS NOT NULL "
-            "GROUP BY adv_pred", (pk,)).fetchall())
-        top = store.conn.execute(
-            "SELECT MAX(MAX(COALESCE(label, 0), COALESCE(clean_pred, 0)), "
-            "MAX(COALESCE(adv_pred, 0), COALESCE(target, 0))) FROM samples WHERE cell = ?",
-            (pk,)).fetchone()[0]
-        out[pk] = {"counts": counts, "targets": targets, "classes": int(top or 0) + 1}
+    for pk, pred, target, n in store.conn.execute(
+            "SELECT s.cell, s.adv_pred, s.target, COUNT(*) FROM samples s JOIN cells c "
+            "ON c.id = s.cell WHERE c.run_id = ? AND s.target IS NOT NULL "
+            "AND s.adv_pred IS NOT NULL GROUP BY s.cell, s.adv_pred, s.target",
+            (report.run["id"],)):
+        h = out.setdefault(pk, {"counts": defaultdict(int), "targets": set()})
+        h["counts"][pred] += n
+        h["targets"].add(target)
+    top = store.conn.execute(
+        "SELECT MAX(MAX(COALESCE(label, 0), COALESCE(clean_pred, 0), COALESCE(adv_pred, 0), "
+        "COALESCE(target, 0))) FROM samples s JOIN cells c ON c.id = s.cell WHERE c.run_id = ?",
+        (report.run["id"],)).fetchone()[0]
+    for h in out.values():
+        h.update(targets=sorted(h["targets"]), classes=int(top or 0) + 1)
     return out
 
 
@@ -93,23 +92,24 @@ def _flags(cell: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> dict[str, Any]:
     """A heatmap: red where the attack does well (high success, low adversarial accuracy)."""
-    columns: list[str] = []
-    for c in report.cells:
-        if _column(c) not in columns:
-            columns.append(_column(c))
+    heads: dict[str, dict[str, Any]] = {}
+    for cell in report.cells:
+        name, _, params = cell["attack_id"].partition("[")
+        heads.setdefault(_column(cell), {"key": _column(cell), "name": name,
+                                         "params": params.removesuffix("]").replace(",", ", "),
+                                         "source": cell.get("source_row")})
     by_key = {(c["row_id"], _column(c)): c for c in report.cells}
     rows = []
     for rid in report.row_ids:
         row = report.row(rid)
         entries = []
-        for col in columns:
-            found = by_key.get((rid, col))
+        for col in heads:
+            c = by_key.get((rid, col))
             entry: dict[str, Any] = {"status": "missing", "flags": [], "title": "not run"}
-            if found is not None:
-                c = found
-                entry["flags"] = _flags(c)
-                entry["raised"] = sum(f["raised"] for f in entry["flags"])
-                entry["title"] = c["cell_id"]
+            if c is not None:
+                flags = _flags(c)
+                entry.update(flags=flags, raised=sum(f["raised"] for f in flags),
+                             title=c["cell_id"])
                 if c["status"] != "ok":
                     entry.update(status="failed", title=f"{c['cell_id']}\n{c['error'] or ''}")
                 elif c["metrics"].get(metric) is not None:
@@ -130,7 +130,7 @@ def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> d
                      "status": row.get("status"), "clean": row.get("clean_accuracy"),
                      "cells": entries})
     stops = [plots.heat_colour(1 - v / 4 if higher_is_better else v / 4)[0] for v in range(5)]
-    return {"metric": metric, "columns": columns, "rows": rows, "legend": stops}
+    return {"metric": metric, "columns": list(heads.values()), "rows": rows, "legend": stops}
 
 
 def _flag_note(flags: list[dict[str, Any]]) -> str:

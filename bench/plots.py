@@ -70,7 +70,7 @@ def _x_scale(ax: plt.Axes, xs: Sequence[float]) -> None:
     ax.set_xticks(sorted(set(xs)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.tick_params(axis="x", labelrotation=45 if len(set(xs)) > 6 else 0)
+    ax.tick_params(axis="x", labelrotation=90 if len(set(xs)) > 5 else 0)
 
 
 def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
@@ -81,7 +81,7 @@ def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
     horizontal dashed lines (label -> y), e.g. the undefended model's value.
     """
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2),
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.3),
                                  squeeze=False)
         xs_all: list[float] = []
         for i, (ax, (ylabel, series)) in enumerate(zip(axes[0], panels, strict=True)):
