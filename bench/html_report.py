@@ -7,7 +7,6 @@ file needs no network to be viewed. Each section appears only when the run has i
 
 from __future__ import annotations
 
-import base64
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -64,10 +63,6 @@ def _store_for(report: RunReport) -> Store | None:
 
 
 # ---- the view model ---------------------------------------------------------------------
-
-
-def _uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
 
 
 def _column(cell: dict[str, Any], label: str | None = None) -> str:
@@ -175,7 +170,7 @@ def _eps_sweeps(report: RunReport) -> list[dict[str, Any]]:
             table.append({"label": label, "clean": report.row(rid).get("clean_accuracy"),
                           "by_eps": [by_eps.get(e) for e in eps_values]})
         out.append({"family": family, "eps": eps_values, "table": table,
-                    "uri": _uri(plots.line_panels(panels, "eps"))})
+                    "uri": plots.data_uri(plots.line_panels(panels, "eps"))})
     return out
 
 
@@ -210,7 +205,7 @@ def _temperature(report: RunReport) -> list[dict[str, Any]]:
                 refs[1]["undefended model"] = row["clean_accuracy"]
         panels = [("attack success rate", success), ("clean accuracy", clean_series)]
         out.append({"model": model, "temperatures": [f"{t:g}" for t in sorted(set(temps.values()))],
-                    "uri": _uri(plots.line_panels(panels, "distillation temperature T",
+                    "uri": plots.data_uri(plots.line_panels(panels, "distillation temperature T",
                                                   refs))})
     return out
 
@@ -224,9 +219,10 @@ def _histograms(report: RunReport, hist: dict[int, dict[str, Any]]) -> list[dict
         counts = [int(h["counts"].get(k, 0)) for k in range(h["classes"])]
         total = sum(counts)
         hits = sum(counts[t] for t in h["targets"] if 0 <= t < len(counts))
-        out.append({"cell_id": c["cell_id"], "targets": h["targets"], "hits": hits,
+        out.append({"cell_id": c["cell_id"], "row": _row_label(report, c["row_id"]),
+                    "attack": _column(c), "targets": h["targets"], "hits": hits,
                     "total": total, "share": hits / total if total else None,
-                    "uri": _uri(plots.class_histogram(counts, h["targets"]))})
+                    "uri": plots.data_uri(plots.class_histogram(counts, h["targets"]))})
     return out
 
 

@@ -7,6 +7,7 @@ isolated document and no network access is needed to view it.
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Sequence
@@ -50,6 +51,11 @@ def heat_colour(value: float) -> tuple[str, str]:
     return to_hex(rgba), "#111827" if luminance > 0.55 else "#ffffff"
 
 
+def data_uri(svg: str) -> str:
+    """An SVG document as a ``data:`` URI for an ``<img>`` (no network, no id clashes)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
@@ -70,7 +76,8 @@ def _x_scale(ax: plt.Axes, xs: Sequence[float]) -> None:
     ax.set_xticks(sorted(set(xs)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.tick_params(axis="x", labelrotation=90 if len(set(xs)) > 5 else 0)
+    crowded = len(set(xs)) > 5 and max(len(f"{x:g}") for x in xs) > 3
+    ax.tick_params(axis="x", labelrotation=90 if crowded else 0)
 
 
 def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
@@ -80,19 +87,23 @@ def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
     ``panels`` is a list of (y-axis label, series); ``references`` optionally gives, per panel,
     horizontal dashed lines (label -> y), e.g. the undefended model's value.
     """
+    refs = list(references) if references else [{} for _ in panels]
+    # one colour per label across all panels, so a legend entry means the same line everywhere
+    names = list(dict.fromkeys([k for _, series in panels for k in series]
+                               + [k for r in refs for k in r]))
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    colour = {name: cmap(i % cmap.N) for i, name in enumerate(names)}
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.3),
                                  squeeze=False)
         xs_all: list[float] = []
-        for i, (ax, (ylabel, series)) in enumerate(zip(axes[0], panels, strict=True)):
-            for j, (label, (xs, ys)) in enumerate(series.items()):
-                colour = f"C{j % 10}"
+        for ax, (ylabel, series), ref in zip(axes[0], panels, refs, strict=True):
+            for label, (xs, ys) in series.items():
                 ax.plot(xs, ys, marker="o", markersize=4, linewidth=1.6, label=label,
-                        color=colour)
+                        color=colour[label])
                 xs_all += xs
-            for j, (label, y) in enumerate((references[i] if references else {}).items()):
-                ax.axhline(y, linestyle="--", linewidth=1, color=f"C{(len(series) + j) % 10}",
-                           label=label)
+            for label, y in ref.items():
+                ax.axhline(y, linestyle="--", linewidth=1, color=colour[label], label=label)
             _percent_axis(ax, ylabel)
             ax.set_xlabel(xlabel)
         for ax in axes[0]:
