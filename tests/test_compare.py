@@ -163,6 +163,8 @@ def test_cli_exit_codes_and_messages(store):
         "5 regression gate(s) failed",
     ]
     assert "model=cnn/defense=none/attack=fgsm" in crossed.stdout
+    relative = bench("-2", "-1", "--fail-on", "success_rate:+5%", "--format", "markdown")
+    assert relative.returncode == 1 and relative.stdout.startswith("# Run 1 (A) vs run 2 (B)")
     same = bench("2", "2", "--fail-on", "success_rate:+0%", "--format", "json")
     assert same.returncode == 0 and same.stderr == ""
     assert json.loads(same.stdout)["failed"] == []
