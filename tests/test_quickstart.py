@@ -30,8 +30,9 @@ def quickstart(tmp_path_factory):
     return cold, reports
 
 
-def by_attack(report: dict, defense: str) -> dict[str, dict]:
-    return {c["attack_id"]: c for c in report["cells"] if c["defense_id"] == defense}
+def by_attack(report: dict, defense: str, transfer: bool = False) -> dict[str, dict]:
+    return {c["attack_id"]: c for c in report["cells"] if c["defense_id"] == defense
+            and (c["source_row"] is not None) == transfer}
 
 
 def test_matrix_shape_and_sanity(quickstart):
@@ -41,8 +42,9 @@ def test_matrix_shape_and_sanity(quickstart):
     assert [r["defense_id"] for r in rows] == [
         "none", "distillation[temperature=10]", "distillation[temperature=100]"]
     assert all(r["clean_accuracy"] > 0.8 for r in rows), rows  # chance is 10 %
-    assert len(report["cells"]) == 22
-    assert all(c["status"] == "ok" for c in report["cells"])
+    assert len(report["cells"]) == 29 + 22  # white-box + transfer from the undefended row
+    assert all(c["status"] == "ok" for c in report["cells"]), [
+        (c["cell_id"], c["error"]) for c in report["cells"] if c["status"] != "ok"]
     none = by_attack(report, "none")
     fgsm = [none[f"fgsm[eps={e}]"]["metrics"]["success_rate"] for e in (0.05, 0.1, 0.2, 0.3)]
     assert fgsm == sorted(fgsm) and fgsm[-1] > fgsm[0] + 0.3, fgsm
@@ -61,7 +63,26 @@ def test_gradient_masking_is_visible_on_the_distilled_model(quickstart):
     none, t100 = by_attack(report, "none"), by_attack(report, "distillation[temperature=100]")
     assert (t100["fgsm[eps=0.3]"]["metrics"]["success_rate"]
             < none["fgsm[eps=0.3]"]["metrics"]["success_rate"] - 0.3)
-    assert t100["cw-l2"]["metrics"]["success_rate"] >= 0.9  # CW on the logits still breaks it
+    # CW on the logits, and I-FGSM on the logits' margin, still break it
+    assert t100["cw-l2-native"]["metrics"]["success_rate"] >= 0.9
+    assert (t100["ifgsm[loss=margin]"]["metrics"]["success_rate"]
+            > t100["ifgsm[loss=ce]"]["metrics"]["success_rate"] + 0.3)
+    # examples crafted on the undefended model transfer better than white-box FGSM does
+    transfer = by_attack(report, "distillation[temperature=100]", transfer=True)
+    assert (transfer["fgsm[eps=0.3]"]["metrics"]["success_rate"]
+            > t100["fgsm[eps=0.3]"]["metrics"]["success_rate"])
+
+
+def test_flags_fire_on_distilled_and_stay_quiet_on_undefended(quickstart):
+    _, (report, _) = quickstart
+
+    def warnings(defense: str) -> set[str]:
+        return {f["name"] for c in by_attack(report, defense).values()
+                for f in c["info"].get("flags", []) if f["status"] == "warn"}
+
+    assert warnings("none") == set()
+    assert {"zero-gradient", "logit-scale", "loss-underflow"} <= warnings(
+        "distillation[temperature=100]")
 
 
 def test_second_run_trains_nothing(quickstart):
