@@ -68,7 +68,11 @@ def _store_for(report: RunReport) -> Store | None:
 def _column(cell: dict[str, Any], label: str | None = None) -> str:
     """The attack's column: its id, with the source row for transferred examples."""
     label = cell["attack_id"] if label is None else label
-    return f"{label} \u2190 {cell['source_row']}" if cell.get("source_row") else label
+    return f"{label} \u2190 {_short(cell['source_row'])}" if cell.get("source_row") else label
+
+
+def _short(row_id: str | None) -> str | None:  # model=cnn/defense=none -> cnn/none
+    return row_id and row_id.removeprefix("model=").replace("/defense=", "/", 1)
 
 
 def _row_label(report: RunReport, row_id: str) -> str:
@@ -92,7 +96,7 @@ def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> d
         name, _, params = cell["attack_id"].partition("[")
         heads.setdefault(_column(cell), {"key": _column(cell), "name": name,
                                          "params": params.removesuffix("]").replace(",", ", "),
-                                         "source": cell.get("source_row")})
+                                         "source": _short(cell.get("source_row"))})
     by_key = {(c["row_id"], _column(c)): c for c in report.cells}
     rows = []
     for rid in report.row_ids:

@@ -29,6 +29,7 @@ SUITE_SETS = [
     "defenses=[{name: none}, {name: distillation, params: {temperature: [10, 100]}}]",
     "attacks=[{name: fgsm, params: {eps: [0.1, 0.3]}}, {name: broken},"
     " {name: bim, params: {eps: 0.2, eps_step: 0.02, max_iter: 5, target: 3}}]",
+    "transfer=[{source: {defense: none}}]",
 ]
 
 #: what the page looks like once rendered, as one JSON value
@@ -188,7 +189,7 @@ def bench(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real tiny run (undefended + distilled at T = 10 and 100; an FGSM eps sweep, a plugin
-    attack that fails, a targeted BIM) and its HTML report."""
+    attack that fails, a targeted BIM; transfer from the undefended row) and its HTML report."""
     tmp = tmp_path_factory.mktemp("html")
     sets = [a for s in SUITE_SETS for a in ("--set", s)]
     run = bench("run", str(DATA / "tiny.yaml"), "--quiet", "-p",
@@ -232,14 +233,17 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     # "flags" appears only when the run recorded sanity flags
     assert [s for s in page["sections"] if s != "flags"] == [
         "matrix", "eps", "temperature", "targeted", "timings", "provenance"]
-    # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM)
+    # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM), each
+    # attack white-box and transferred from the undefended row (not evaluated on itself)
     assert page["matrixRows"] == 3
-    assert page["matrixHeads"] == ["fgsm[eps=0.1]", "fgsm[eps=0.3]", "broken", "bim"]
-    assert page["heatCells"] == page["colouredCells"] == 9
-    assert page["failedCells"] == 3
-    # every figure decoded and laid out: one eps sweep, one temperature figure, 3 histograms
+    assert page["matrixHeads"] == [h for a in ("fgsm[eps=0.1]", "fgsm[eps=0.3]", "broken", "bim")
+                                   for h in (a, f"{a} \u2190 cnn/none")]
+    assert page["heatCells"] == page["colouredCells"] == 9 + 6
+    assert page["failedCells"] == 3 + 2
+    # every figure decoded and laid out: eps sweeps (white-box, transferred), one temperature
+    # figure, histograms for the 3 white-box and 2 transferred targeted cells
     figures = [i["figure"] for i in page["images"]]
-    assert figures == ["eps-1", "temperature-1"] + ["plot histogram"] * 3
+    assert figures == ["eps-1", "eps-2", "temperature-1"] + ["plot histogram"] * 5
     assert all(i["loaded"] and i["width"] > 200 for i in page["images"]), page["images"]
     assert "distillation" in page["suite"] and page["scripts"] == 0
 
