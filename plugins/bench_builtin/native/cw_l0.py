@@ -6,8 +6,9 @@ succeeds or passes ``largest_const``. After each success, rank the allowed pixel
 ``|delta| * |gradient of the objective|`` (summed over channels) and freeze the least useful:
 in that order, until one with a total change above 0.01 has been frozen or
 ``0.3 * sqrt(#changed pixels)`` have been. A sample ends when its L2 attack fails; the answer is
-its last solution. Every sample has its own mask and ``c``; a round advances all the samples
-still running together, and finished samples leave the batch.
+its last solution. Every sample has its own mask, ``c`` and round counter: the whole loop,
+freezing included, runs in one compiled state machine, so samples in different rounds advance
+together and finished samples leave the batch between chunks of steps.
 """
 
 from __future__ import annotations
@@ -27,19 +28,38 @@ from bench_builtin.native.losses import (
 from bench_builtin.native.runtime import batches, compiled, image_spec, onehot, run_compacting
 
 
+def _freeze(mask: tf.Tensor, change: tf.Tensor, n_changed: tf.Tensor) -> tf.Tensor:
+    """The paper's pixel-elimination rule in TensorFlow (same as :func:`freeze_least_useful`)."""
+    allowed = mask > 0
+    score = tf.where(allowed, change, tf.constant(float("inf")))
+    order = tf.argsort(score, axis=1, stable=True)
+    ranked = tf.gather(score, order, batch_dims=1)
+    n_allowed = tf.reduce_sum(tf.cast(allowed, tf.int32), axis=1)
+    big = tf.math.is_finite(ranked) & (ranked > 0.01)
+    first = tf.cast(tf.argmax(tf.cast(big, tf.int32), axis=1), tf.int32) + 1
+    first_big = tf.where(tf.reduce_any(big, axis=1), first, n_allowed)
+    limit = tf.maximum(tf.cast(tf.math.ceil(0.3 * tf.sqrt(n_changed)), tf.int32), 1)
+    k = tf.minimum(tf.minimum(first_big, limit), n_allowed)
+    rank = tf.argsort(order, axis=1)  # position of each pixel in the ranking
+    return mask * tf.cast(rank >= k[:, None], mask.dtype)
+
+
 def _build(model: Any, x_spec: tf.TensorSpec, k: int, targeted: bool):
     s = tf.TensorSpec([], tf.float32)
     vec = tf.TensorSpec([None], tf.float32)
+    flag = tf.TensorSpec([None], tf.bool)
     mask_spec = tf.TensorSpec([None, *x_spec.shape[1:-1], 1], tf.float32)
-    specs = [x_spec, x_spec, mask_spec, tf.TensorSpec([None, k], tf.float32),  # x0 start mask oh
+    specs = [x_spec, tf.TensorSpec([None, k], tf.float32),  # x0, oh
              x_spec, x_spec, x_spec, vec, vec, tf.TensorSpec([None], tf.int32),  # w m v t c step
-             x_spec, x_spec, tf.TensorSpec([None], tf.bool), tf.TensorSpec([None], tf.bool),
+             x_spec, mask_spec, x_spec, flag, flag, tf.TensorSpec([None], tf.int32),
              s, tf.TensorSpec([], tf.int32), s, s, s, s, tf.TensorSpec([], tf.int32), s]
 
     @tf.function(input_signature=specs)
-    def chunk(x0, start, mask, oh, w, m, v, t, const, step, sol, grad, works, done,
+    def chunk(x0, oh, w, m, v, t, const, step, start, mask, best, found, done, rounds,
               lr, iterations, factor, largest, lo, hi, n_steps, kappa):
+        """Every sample runs its own rounds; a success freezes pixels and starts the next."""
         ref = from_tanh(to_tanh(x0, lo, hi), lo, hi)
+        n = tf.shape(x0)[0]
         for _ in tf.range(n_steps):
             if tf.reduce_all(done):
                 break
@@ -54,28 +74,39 @@ def _build(model: Any, x_spec: tf.TensorSpec, k: int, targeted: bool):
                 total = tf.reduce_sum(loss)
             g_w, g_img = tape.gradient(total, [w, img0])
             ok = (f < 1e-4) & is_adversarial(z, oh, targeted, kappa) & ~done
-            sol = tf.where(per_sample(ok, img), img, sol)
-            grad = tf.where(per_sample(ok, img), g_img, grad)
-            works = works | ok
+            okx = per_sample(ok, img)
+            delta = tf.abs(img - ref)
+            change = tf.reshape(tf.reduce_sum(delta * tf.abs(g_img), axis=-1), [n, -1])
+            n_changed = tf.reduce_sum(tf.cast(tf.reshape(tf.reduce_max(delta, axis=-1), [n, -1])
+                                              >= 1e-4, tf.float32), axis=1)
+            flat_mask = tf.reshape(mask, [n, -1])
+            new_mask = tf.reshape(_freeze(flat_mask, change, n_changed), tf.shape(mask))
+            mask = tf.where(per_sample(ok, mask), new_mask, mask)
+            best = tf.where(okx, img, best)
+            start = tf.where(okx, img, start)
+            found = found | ok
+            rounds = rounds + tf.cast(ok, tf.int32)
             step1 = step + 1
             exhausted = ~ok & ~done & (step1 >= iterations)
             const = tf.where(exhausted, const * factor, const)
-            done = done | ok | (exhausted & (const >= largest))
-            w, m, v, t = adam_step(w, g_w, m, v, t, lr, ~exhausted & ~done)
-            r = per_sample(exhausted, w)
+            empty = tf.reduce_sum(mask, axis=[1, 2, 3]) == 0
+            done = done | (exhausted & (const >= largest)) | (ok & empty)
+            reset = ok | exhausted
+            w, m, v, t = adam_step(w, g_w, m, v, t, lr, ~reset & ~done)
+            r = per_sample(reset, w)
             w = tf.where(r, to_tanh(start, lo, hi), w)
             m = tf.where(r, tf.zeros_like(m), m)
             v = tf.where(r, tf.zeros_like(v), v)
-            t = tf.where(exhausted, tf.zeros_like(t), t)
-            step = tf.where(exhausted, tf.zeros_like(step), step1)
-        return dict(w=w, m=m, v=v, t=t, const=const, step=step, sol=sol, grad=grad,
-                    works=works, done=done)
+            t = tf.where(reset, tf.zeros_like(t), t)
+            step = tf.where(reset, tf.zeros_like(step), step1)
+        return dict(w=w, m=m, v=v, t=t, const=const, step=step, start=start, mask=mask,
+                    best=best, found=found, done=done, rounds=rounds)
 
     return chunk
 
 
-ORDER = ("x0", "start", "mask", "oh", "w", "m", "v", "t", "const", "step", "sol", "grad",
-         "works", "done")
+ORDER = ("x0", "oh", "w", "m", "v", "t", "const", "step", "start", "mask", "best", "found",
+         "done", "rounds")
 
 
 def freeze_least_useful(mask: np.ndarray, change: np.ndarray, n_changed: np.ndarray) -> np.ndarray:
@@ -105,7 +136,6 @@ def cw_l0(
     kappa: float = 0.0, iterations: int = 1000, learning_rate: float = 1e-2,
     initial_const: float = 1e-3, largest_const: float = 2e6, const_factor: float = 2.0,
     clip_values: tuple[float, float] = (0.0, 1.0), batch_size: int = 256, chunk_steps: int = 50,
-    max_rounds: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Run CW L0. ``labels`` are targets when ``targeted`` else true labels."""
     x = np.asarray(x, np.float32)
@@ -122,49 +152,23 @@ def cw_l0(
 
     out = x.copy()
     success = np.zeros(len(x), bool)
-    rounds_used = 0
-    n_pix = int(np.prod(x.shape[1:-1]))
+    rounds = np.zeros(len(x), np.int32)
     for sl in batches(len(x), batch_size):
         xb, oh = x[sl], oh_all[sl]
         n = len(xb)
-        ref = from_tanh(to_tanh(tf.constant(xb), lo, hi), lo, hi).numpy()
+        w0 = to_tanh(tf.constant(xb), lo, hi).numpy()
+        ref = from_tanh(tf.constant(w0), lo, hi).numpy()
         z = model(tf.constant(xb), training=False)
         already = is_adversarial(z, tf.constant(oh), targeted, tf.constant(kappa)).numpy()
-        mask = np.ones((n, *xb.shape[1:-1], 1), np.float32)
-        start = ref.copy()
-        best = ref.copy()
-        const = np.full(n, initial_const, np.float32)
-        found = already.copy()
-        alive = ~already
-        for _ in range(max_rounds or n_pix + 1):
-            idx = np.flatnonzero(alive)
-            if idx.size == 0:
-                break
-            rounds_used += 1
-            s0 = start[idx]
-            state = dict(w=to_tanh(tf.constant(s0), lo, hi).numpy(), m=np.zeros_like(s0),
-                         v=np.zeros_like(s0), t=np.zeros(idx.size, np.float32),
-                         const=const[idx], step=np.zeros(idx.size, np.int32), sol=s0,
-                         grad=np.zeros_like(s0), works=np.zeros(idx.size, bool),
-                         done=np.zeros(idx.size, bool))
-            fin = run_compacting(call, state, dict(x0=xb[idx], start=s0, mask=mask[idx],
-                                                   oh=oh[idx]))
-            ok = fin["works"]
-            alive[idx[~ok]] = False
-            won = idx[ok]
-            if won.size == 0:
-                continue
-            found[won] = True
-            const[won] = fin["const"][ok]
-            sol = fin["sol"][ok]
-            best[won] = sol
-            start[won] = sol
-            delta = np.abs(sol - ref[won])
-            n_changed = (delta.max(axis=-1) >= 1e-4).reshape(len(won), -1).sum(axis=1)
-            change = (delta * np.abs(fin["grad"][ok])).sum(axis=-1).reshape(len(won), -1)
-            new_mask = freeze_least_useful(mask[won].reshape(len(won), -1), change, n_changed)
-            mask[won] = new_mask.reshape(mask[won].shape)
-            alive[won[new_mask.sum(axis=1) == 0]] = False
-        out[sl] = np.where(found[:, None, None, None], np.clip(xb + (best - ref), lo, hi), xb)
+        state = dict(w=w0, m=np.zeros_like(xb), v=np.zeros_like(xb),
+                     t=np.zeros(n, np.float32), const=np.full(n, initial_const, np.float32),
+                     step=np.zeros(n, np.int32), start=ref, mask=np.ones((*xb.shape[:-1], 1),
+                                                                        np.float32),
+                     best=ref, found=already, done=already.copy(), rounds=np.zeros(n, np.int32))
+        fin = run_compacting(call, state, dict(x0=xb, oh=oh))
+        found = fin["found"]
+        out[sl] = np.where(found[:, None, None, None], np.clip(xb + (fin["best"] - ref), lo, hi),
+                           xb)
         success[sl] = found
-    return out, success, {"rounds": rounds_used}
+        rounds[sl] = fin["rounds"]
+    return out, success, {"mean_rounds": float(rounds.mean()) if len(rounds) else 0.0}
