@@ -1,0 +1,129 @@
+"""Print, from one run, the ratios that matter for the native attack engine.
+
+    /work/venv/bin/python benchmarks/ratios.py [--n-art 5] [--n-art-linf 2] [--no-memory]
+
+Native attacks run on 100 EMNIST-shaped inputs (batch 100); ART runs on ``--n-art`` of them
+(it takes seconds per image) with the same batch size as its input, and the comparison is per
+image. Matched settings are in ``benchmarks/common.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import BIM, L0, L2, LINF, art_classifier, floor_fn, setup  # noqa: E402
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def memory_child(n: int, batch: int) -> None:
+    from bench_builtin.native.cw_l2 import cw_l2
+    from common import load_images, reference_cnn
+
+    x, y = load_images(n)
+    model = reference_cnn()
+    cw_l2(model, x[:batch], y[:batch], 47, targeted=False, iterations=20, binary_search_steps=1,
+          batch_size=batch)  # warm-up and tracing
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cw_l2(model, x, y, 47, targeted=False, iterations=20, binary_search_steps=1,
+          batch_size=batch)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{base / 1024:.0f} {peak / 1024:.0f}")
+
+
+def memory_table() -> None:
+    print("\nPeak RSS (MiB) of native CW L2, 20 iterations, after a warm-up batch:")
+    for n, batch in ((200, 50), (2000, 50), (200, 200), (2000, 200)):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n), str(batch)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        print(f"  samples {n:5d}  batch {batch:4d}:  warm-up {out[-2]} MiB, peak {out[-1]} MiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-art", type=int, default=5)
+    ap.add_argument("--n-art-linf", type=int, default=2)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-child", nargs=2, type=int)
+    a = ap.parse_args()
+    if a.memory_child:
+        memory_child(*a.memory_child)
+        return
+    from art.attacks.evasion import (
+        BasicIterativeMethod,
+        CarliniL0Method,
+        CarliniL2Method,
+        CarliniLInfMethod,
+    )
+    from bench_builtin.native.cw_l0 import cw_l0
+    from bench_builtin.native.cw_l2 import cw_l2
+    from bench_builtin.native.cw_linf import cw_linf
+    from bench_builtin.native.ifgsm import ifgsm
+
+    model, x, y = setup()
+    n = len(x)
+    oh = np.eye(47, dtype=np.float32)[y]
+    floor = timed(floor_fn(model, x, y), repeat=20)
+    it = 100
+    f_ifgsm = lambda: ifgsm(model, x, y, 47, targeted=False, eps=0.01, iterations=it)  # noqa: E731
+    f_l2 = lambda: cw_l2(model, x, y, 47, targeted=False, iterations=it,  # noqa: E731
+                         binary_search_steps=1, abort_early=False)
+    f_ifgsm(), f_l2()
+    per_ifgsm = timed(f_ifgsm, 3) / it
+    per_l2 = timed(f_l2, 3) / it
+    print(f"floor: one compiled forward+backward, batch {n}: {floor * 1e3:.1f} ms "
+          f"({floor / n * 1e3:.3f} ms/image)")
+    print(f"native I-FGSM per iteration / floor: {per_ifgsm / floor:.2f}  "
+          f"({per_ifgsm * 1e3:.1f} ms)")
+    print(f"native CW L2 per iteration / floor:  {per_l2 / floor:.2f}  ({per_l2 * 1e3:.1f} ms)")
+
+    bim = BasicIterativeMethod(art_classifier(model), eps=BIM["eps"],
+                               eps_step=BIM["eps"] / BIM["max_iter"], max_iter=BIM["max_iter"],
+                               batch_size=n, verbose=False)
+    f_nat = lambda: ifgsm(model, x, y, 47, targeted=False, eps=BIM["eps"],  # noqa: E731
+                          iterations=BIM["max_iter"])
+    t_nat, t_art = timed(f_nat, 3), timed(lambda: bim.generate(x, oh), 3)
+    print(f"\nBIM (ART) / native I-FGSM, {n} images, {BIM}: {t_art / t_nat:.1f}x "
+          f"(ART {t_art:.2f} s, native {t_nat:.2f} s)")
+
+    rows = [
+        ("CW L2", L2, CarliniL2Method, a.n_art,
+         lambda: cw_l2(model, x, y, 47, targeted=False, iterations=L2["max_iter"],
+                       binary_search_steps=L2["binary_search_steps"], abort_early=False,
+                       learning_rate=L2["learning_rate"], initial_const=L2["initial_const"])),
+        ("CW L-inf", LINF, CarliniLInfMethod, a.n_art_linf,
+         lambda: cw_linf(model, x, y, 47, targeted=False, iterations=LINF["max_iter"],
+                         learning_rate=LINF["learning_rate"], initial_const=LINF["initial_const"],
+                         largest_const=LINF["largest_const"])),
+        ("CW L0", L0, CarliniL0Method, a.n_art,
+         lambda: cw_l0(model, x, y, 47, targeted=False, iterations=L0["max_iter"],
+                       learning_rate=L0["learning_rate"], initial_const=L0["initial_const"])),
+    ]
+    for name, hp, cls, n_art, native in rows:
+        native()  # tracing
+        t_n = timed(native) / n
+        art = cls(art_classifier(model), batch_size=n_art, verbose=False, **hp)
+        t_a = timed(lambda: art.generate(x[:n_art], oh[:n_art])) / n_art  # noqa: B023
+        print(f"{name}: ART / native = {t_a / t_n:.0f}x  (ART {t_a:.2f} s/image on {n_art} "
+              f"images, native {t_n * 1e3:.1f} ms/image on {n}; {hp})", flush=True)
+    if not a.no_memory:
+        memory_table()
+
+
+if __name__ == "__main__":
+    main()
