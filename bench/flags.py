@@ -19,6 +19,7 @@ from bench.store import Store
 ZERO_GRADIENT = 0.05
 LOGIT_RATIO = 10.0
 SATURATED = 0.05
+SATURATED_GAP = 0.2
 MARGIN = 0.05
 LARGE_EPS = 0.5  # of the data range
 LARGE_EPS_SUCCESS = 0.8
@@ -59,14 +60,21 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
                       f"{_pct(d['grad_zero_fraction'])} of {d['samples']} clean samples have an "
                       f"exactly zero loss gradient, {_pct(d.get('grad_nonfinite_fraction', 0))} "
                       "a non-finite one"))
-    if d.get("softmax_saturated_fraction") is not None:
-        s = d["softmax_saturated_fraction"]
-        flags.append(("saturated-softmax", "warn" if s > SATURATED else "ok",
-                      f"{_pct(s)} of samples have an exactly one-hot float32 softmax"))
     twin = next((r for r in report.rows if r["model_id"] == row["model_id"]
                  and r["defense_id"] == "none" and r.get("diagnostics")), None)
+    if twin is row:
+        twin = None
+    saturated = d.get("softmax_saturated_fraction")
+    if saturated is not None:
+        # a confident undefended model saturates too: only more than its twin is suspicious
+        base = (twin or {}).get("diagnostics", {}).get("softmax_saturated_fraction")
+        fired = saturated > SATURATED and base is not None and saturated > base + SATURATED_GAP
+        versus = "" if base is None else f" (undefended twin: {_pct(base)})"
+        flags.append(("saturated-softmax", "warn" if fired else "ok",
+                      f"{_pct(saturated)} of samples have an exactly one-hot float32 softmax"
+                      + versus))
     scale = d.get("logit_scale_median")
-    if twin is not None and twin is not row and scale and twin["diagnostics"].get(
+    if twin is not None and scale and twin["diagnostics"].get(
             "logit_scale_median"):
         twin_scale = twin["diagnostics"]["logit_scale_median"]
         ratio = scale / twin_scale
