@@ -13,8 +13,6 @@ from pydantic import Field
 
 from bench.interfaces import Attack, AttackOutput, AttackParams
 
-ART_VERBOSE = False
-
 
 def art_classifier(model: Any, num_classes: int, input_shape: tuple[int, ...],
                    clip_values: tuple[float, float]) -> Any:
@@ -35,10 +33,14 @@ class _ArtAttack(Attack):
     """Builds the ART attack from ``art_kwargs()`` and runs ``generate`` on NumPy arrays."""
 
     art_class: ClassVar[str]
+    #: whether the ART class takes ``verbose`` (it then always gets False: we show progress)
+    art_verbose: ClassVar[bool] = True
 
     def art_kwargs(self) -> dict[str, Any]:
         kwargs = self.params.model_dump(exclude={"target"})
         kwargs["targeted"] = self.targeted
+        if self.art_verbose:
+            kwargs["verbose"] = False
         return kwargs
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
@@ -69,6 +71,7 @@ class Fgsm(_ArtAttack):
     description = "Fast Gradient Sign Method (Goodfellow et al. 2015), ART FastGradientMethod"
     Params = FgsmParams
     art_class = "FastGradientMethod"
+    art_verbose = False
 
     def art_kwargs(self) -> dict[str, Any]:
         kwargs = super().art_kwargs()
@@ -94,9 +97,6 @@ class Bim(_ArtAttack):
     Params = BimParams
     art_class = "BasicIterativeMethod"
 
-    def art_kwargs(self) -> dict[str, Any]:
-        return {**super().art_kwargs(), "verbose": ART_VERBOSE}
-
     def bound(self) -> tuple[float | str, float]:
         p: Any = self.params
         return ("inf", p.eps)
@@ -120,9 +120,6 @@ class CwL2(_ArtAttack):
     Params = CwL2Params
     art_class = "CarliniL2Method"
 
-    def art_kwargs(self) -> dict[str, Any]:
-        return {**super().art_kwargs(), "verbose": ART_VERBOSE}
-
 
 class CwLinfParams(AttackParams):
     confidence: float = Field(default=0.0, ge=0)
@@ -141,9 +138,6 @@ class CwLinf(_ArtAttack):
     description = "Carlini & Wagner L-infinity (ART CarliniLInfMethod)"
     Params = CwLinfParams
     art_class = "CarliniLInfMethod"
-
-    def art_kwargs(self) -> dict[str, Any]:
-        return {**super().art_kwargs(), "verbose": ART_VERBOSE}
 
 
 ATTACKS: list[type[Attack]] = [Fgsm, Bim, CwL2, CwLinf]
