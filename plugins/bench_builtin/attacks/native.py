@@ -100,8 +100,8 @@ class CwLinfNative(Attack):
 
     class Params(AttackParams):
         kappa: float = Field(0.0, ge=0, description="confidence margin on the logits")
-        iterations: int = Field(100, gt=0, description="Adam steps per (tau, c) attempt "
-                                "(paper 1000; see docs)")
+        iterations: int = Field(300, gt=0, description="Adam steps per (tau, c) attempt "
+                                "(paper 1000; 300 measured to converge, see docs)")
         learning_rate: float = Field(5e-3, gt=0, description="paper 5e-3")
         initial_const: float = Field(1e-5, gt=0, description="paper 1e-5")
         largest_const: float = Field(20.0, gt=0, description="paper 20")
@@ -138,7 +138,7 @@ class CwL0Native(Attack):
     class Params(AttackParams):
         kappa: float = Field(0.0, ge=0, description="confidence margin on the logits")
         iterations: int = Field(100, gt=0, description="Adam steps per c in each round "
-                                "(paper 1000; see docs)")
+                                "(paper 1000; 100 measured to converge, see docs)")
         learning_rate: float = Field(1e-2, gt=0, description="paper 1e-2")
         initial_const: float = Field(1e-3, gt=0, description="paper 1e-3")
         largest_const: float = Field(2e6, gt=0, description="paper 2e6")
