@@ -20,6 +20,8 @@ ZERO_GRADIENT = 0.05
 LOGIT_RATIO = 10.0
 SATURATED = 0.05
 SATURATED_GAP = 0.2
+#: the margin is a stronger loss than cross-entropy anyway: only a large gap means underflow
+LOSS_GAP = 0.2
 MARGIN = 0.05
 LARGE_EPS = 0.5  # of the data range
 LARGE_EPS_SUCCESS = 0.8
@@ -130,7 +132,7 @@ def cell_flags(report: RunReport, cell: dict[str, Any]) -> Iterator[Flag]:
             if (other["attack_name"] == name and op.get("loss") in ("margin", "ce-t")
                     and _without(op, "loss", "temperature", "kappa")
                     == _without(params, "loss", "temperature", "kappa")):
-                beat = _sr(other) > sr + MARGIN
+                beat = _sr(other) > sr + LOSS_GAP
                 yield ("loss-underflow", "warn" if beat else "ok",
                        f"loss {op['loss']} reaches {_pct(_sr(other))} vs {_pct(sr)} with "
                        "cross-entropy")

@@ -33,9 +33,12 @@ def build(tmp_path):
         for eps, sr in zip((0.1, 0.3, 0.5), srs, strict=False):
             add(store, run, row, f"fgsm[eps={eps}]", "fgsm", {"eps": eps, "target": None}, sr)
         add(store, run, row, "bim", "bim", {"eps": 0.3, "eps_step": 0.03, "target": None}, srs[3])
-        add(store, run, row, "ifgsm[loss=ce]", "ifgsm", {"eps": 0.3, "loss": "ce"}, srs[3])
+        # the margin is the stronger loss anyway (15 points here, as measured on digits):
+        # only a gap of more than 20 points says the cross-entropy gradient underflowed
+        add(store, run, row, "ifgsm[loss=ce]", "ifgsm", {"eps": 0.3, "loss": "ce"},
+            0.85 if row == none else srs[3])
         add(store, run, row, "ifgsm[loss=margin]", "ifgsm", {"eps": 0.3, "loss": "margin"},
-            srs[3] if row == none else 0.97)
+            1.0 if row == none else 0.97)
     add(store, run, dist, "fgsm[eps=0.3]", "fgsm", {"eps": 0.3, "target": None}, 0.8,
         source_row=none)
     update_flags(store, run)
