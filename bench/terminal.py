@@ -36,7 +36,8 @@ def _matrix_table(report: RunReport, metric: str, title: str,
                  fmt_value(e["clean_accuracy"], "clean_accuracy")]
         if robust is not None:
             r = robust.get(rid)
-            first.append("-" if r is None else f"{100 * r['robust_accuracy']:.1f}%")
+            first.append("-" if r is None else
+                         f"{100 * r['robust_accuracy']:.1f}% (n={r['samples']})")
         table.add_row(*first, *values)
     return table
 
