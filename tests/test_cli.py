@@ -147,7 +147,10 @@ def test_interrupted_run_keeps_finished_cells(tmp_path):
          "attacks=[{name: bim, params: {eps: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4],"
          " max_iter: 150}}]",
          "--set", "evaluation.samples=48"],
-        env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a CI job started in the background inherits SIGINT as ignored, and Python then
+        # installs no KeyboardInterrupt handler: give the child the default disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
