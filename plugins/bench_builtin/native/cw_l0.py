@@ -23,6 +23,7 @@ from bench_builtin.native.losses import (
     from_tanh,
     is_adversarial,
     per_sample,
+    restart,
     to_tanh,
 )
 from bench_builtin.native.runtime import batches, compiled, image_spec, onehot, run_compacting
@@ -93,12 +94,7 @@ def _build(model: Any, x_spec: tf.TensorSpec, k: int, targeted: bool):
             done = done | (exhausted & (const >= largest)) | (ok & empty)
             reset = ok | exhausted
             w, m, v, t = adam_step(w, g_w, m, v, t, lr, ~reset & ~done)
-            r = per_sample(reset, w)
-            w = tf.where(r, to_tanh(start, lo, hi), w)
-            m = tf.where(r, tf.zeros_like(m), m)
-            v = tf.where(r, tf.zeros_like(v), v)
-            t = tf.where(reset, tf.zeros_like(t), t)
-            step = tf.where(reset, tf.zeros_like(step), step1)
+            w, m, v, t, step = restart(reset, w, m, v, t, step, step1, start, lo, hi)
         return dict(w=w, m=m, v=v, t=t, const=const, step=step, start=start, mask=mask,
                     best=best, found=found, done=done, rounds=rounds)
 

@@ -61,6 +61,18 @@ def per_sample(v: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     return tf.reshape(v, tf.concat([tf.shape(v), tf.ones([rank - 1], tf.int32)], axis=0))
 
 
+def restart(
+    reset: tf.Tensor, w: tf.Tensor, m: tf.Tensor, v: tf.Tensor, t: tf.Tensor,
+    step: tf.Tensor, step1: tf.Tensor, start: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Samples with ``reset`` restart from image ``start`` with fresh Adam state and step 0;
+    the others keep their state and advance to ``step1``."""
+    r = per_sample(reset, w)
+    return (tf.where(r, to_tanh(start, lo, hi), w), tf.where(r, tf.zeros_like(m), m),
+            tf.where(r, tf.zeros_like(v), v), tf.where(reset, tf.zeros_like(t), t),
+            tf.where(reset, tf.zeros_like(step), step1))
+
+
 def adam_step(
     w: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, t: tf.Tensor,
     lr: tf.Tensor, active: tf.Tensor,
