@@ -8,7 +8,7 @@ parameters (``cls(params)``). Plugins never validate their own parameters: they 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -78,15 +78,6 @@ class DataSplit:
             h.update(repr((self.num_classes, self.clip_values)).encode())
             self._fingerprint.append(h.hexdigest())
         return self._fingerprint[0]
-
-    def take(self, n: int) -> DataSplit:
-        """The first ``n`` samples (the split itself when it has no more than ``n``)."""
-        if n >= len(self):
-            return self
-        return DataSplit(
-            self.x[:n], self.y[:n], self.num_classes, self.class_names,
-            f"{self.name}[:{n}]", self.clip_values,
-        )
 
 
 class Dataset(Plugin):
@@ -245,5 +236,3 @@ class Reporter(Plugin):
         """Render a :class:`bench.report.RunReport` to text."""
         raise NotImplementedError
 
-
-ProgressCallback = Callable[[int, int], None]

@@ -15,6 +15,11 @@ class MarkdownParams(Params):
     metric: str = "success_rate"
 
 
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a Markdown table."""
+    return ["| " + " | ".join(line) + " |" for line in (head, ["---"] * len(head), *rows)]
+
+
 class Markdown(Reporter):
     name = "markdown"
     version = "1.0.0"
@@ -29,19 +34,17 @@ class Markdown(Reporter):
                  f"Status: {run['status']}; started {run['started']}, finished "
                  f"{run['finished'] or '-'}; commit {run.get('git_commit') or '-'}", "",
                  f"## {metric} by model x defense (columns: attacks)", ""]
-        head = ["model", "defense", "clean acc", *report.attack_ids]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for e in report.matrix(metric):
-            vals = [e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy")]
-            vals += [fmt_value(e[a], metric) for a in report.attack_ids]
-            lines.append("| " + " | ".join(vals) + " |")
+        lines += _table(
+            ["model", "defense", "clean acc", *report.attack_ids],
+            [[e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy"),
+              *(fmt_value(e[a], metric) for a in report.attack_ids)]
+             for e in report.matrix(metric)])
         lines += ["", "## Timings (training; generation per attack)", ""]
-        head = ["model", "defense", "train", *report.attack_ids]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for e in report.timings():
-            vals = [e["model"], e["defense"], fmt_seconds(e["train_seconds"])]
-            vals += [fmt_seconds(e[a]) for a in report.attack_ids]
-            lines.append("| " + " | ".join(vals) + " |")
+        lines += _table(
+            ["model", "defense", "train", *report.attack_ids],
+            [[e["model"], e["defense"], fmt_seconds(e["train_seconds"]),
+              *(fmt_seconds(e[a]) for a in report.attack_ids)]
+             for e in report.timings()])
         failures = report.failures()
         if failures:
             lines += ["", "## Failed cells", ""]
