@@ -48,6 +48,30 @@ def load_target_histograms(store: Store, report: RunReport) -> dict[int, dict[st
     return out
 
 
+def load_examples(store: Store, report: RunReport) -> dict[int, list[dict[str, Any]]]:
+    """Per white-box cell (keyed by primary key): the kept example images with the label,
+    clean and adversarial prediction and confidence, target and success of each."""
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for cell in report.cells:
+        if cell.get("source_row") is not None:
+            continue
+        images = store.examples(cell["id"])
+        if not images:
+            continue
+        per_sample = {r["idx"]: r for r in store.conn.execute(
+            "SELECT * FROM samples WHERE cell = ? AND idx < ?", (cell["id"], len(images)))}
+        for i, (clean, adv) in enumerate(images):
+            s = per_sample.get(i)
+            out[cell["id"]].append({
+                "clean": clean, "adv": adv,
+                **{k: (s[k] if s is not None else None) for k in (
+                    "label", "clean_pred", "adv_pred", "target", "success")},
+                "clean_conf": s["clean_confidence"] if s is not None else None,
+                "adv_conf": s["confidence"] if s is not None else None,
+            })
+    return dict(out)
+
+
 def _store_for(report: RunReport) -> Store | None:
     """The default store, if it holds this very run (``bench report`` opened it)."""
     path = default_store_path()
@@ -226,7 +250,59 @@ def _histograms(report: RunReport, hist: dict[int, dict[str, Any]]) -> list[dict
         out.append({"cell_id": c["cell_id"], "row": _row_label(report, c["row_id"]),
                     "attack": _column(c), "targets": h["targets"], "hits": hits,
                     "total": total, "share": hits / total if total else None,
-                    "uri": plots.data_uri(plots.class_histogram(counts, h["targets"]))})
+                    "uri": plots.data_uri(plots.class_histogram(
+                        counts, h["targets"], report.run.get("class_names")))})
+    return out
+
+
+def _class_name(report: RunReport, k: Any) -> str:
+    names = report.run.get("class_names") or []
+    if k is None:
+        return "?"
+    return f"'{names[k]}'" if 0 <= k < len(names) else str(k)
+
+
+def _caption(report: RunReport, pred: Any, conf: Any) -> str:
+    return _class_name(report, pred) + ("" if conf is None else f" {100 * conf:.0f}%")
+
+
+def _pick_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One cell per attack family of a row: for an eps sweep, the smallest eps that reaches
+    half the family's best success rate (a perturbation still small enough to see what it
+    does), else the largest eps."""
+    families: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in cells:
+        families[_family(c)].append(c)
+    picked = []
+    for members in families.values():
+        members.sort(key=lambda c: c["params"].get("attack", {}).get("eps") or 0.0)
+        rates = [c["metrics"].get("success_rate") or 0.0 for c in members]
+        best = max(rates)
+        picked.append(next((c for c, r in zip(members, rates, strict=True)
+                            if best > 0 and r >= best / 2), members[-1]))
+    return picked
+
+
+def _example_grids(report: RunReport,
+                   examples: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per row: the clean inputs, then one line of adversarial copies per attack family."""
+    out = []
+    for rid in report.row_ids:
+        cells = [c for c in report.white_box if c["row_id"] == rid and c["id"] in examples]
+        if not cells:
+            continue
+        picked = _pick_cells(cells)
+        first = examples[picked[0]["id"]]
+        lines: list[plots.GridLine] = [("clean", [
+            (e["clean"], f"{_class_name(report, e['label'])}: "
+                         f"{_caption(report, e['clean_pred'], e['clean_conf'])}", False)
+            for e in first])]
+        for c in picked:
+            lines.append((c["attack_id"], [
+                (e["adv"], _caption(report, e["adv_pred"], e["adv_conf"]), bool(e["success"]))
+                for e in examples[c["id"]]]))
+        out.append({"row": _row_label(report, rid), "cells": [c["cell_id"] for c in picked],
+                    "uri": plots.data_uri(plots.example_grid(lines))})
     return out
 
 
@@ -260,7 +336,8 @@ def _secs(value: Any) -> str:
             else f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s")
 
 
-def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
+            examples: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain data."""
     flags = [{"cell_id": c["cell_id"], **f} for c in report.cells for f in _flags(c)]
     run = report.run
@@ -271,29 +348,33 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) ->
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "sweeps": _eps_sweeps(report), "temperature": _temperature(report),
         "histograms": _histograms(report, hist or {}),
+        "examples": _example_grids(report, examples or {}),
         "timings": _timings(report),
         "suite_yaml": yaml.safe_dump(run.get("suite") or {}, sort_keys=False,
                                      allow_unicode=True),
     }
 
 
-def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None) -> str:
+def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
+                examples: dict[int, list[dict[str, Any]]] | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters.update(pct=_pct, secs=_secs, int=_int)
-    return env.get_template("report.html.j2").render(**context(report, hist))
+    return env.get_template("report.html.j2").render(**context(report, hist, examples))
 
 
 def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
-    """Write the run's report to ``path``. ``store`` supplies the per-sample predictions for
-    the targeted-attack histograms; without it the default store is used if it holds the run."""
+    """Write the run's report to ``path``. ``store`` supplies the per-sample predictions and
+    example images (histograms, example grids); without it the default store is used if it
+    holds the run."""
     store = store or getattr(report, "_store", None)  # load_report may keep its store
     db = store or _store_for(report)
     try:
         hist = load_target_histograms(db, report) if db is not None else {}
+        examples = load_examples(db, report) if db is not None else {}
     finally:
         if store is None and db is not None:
             db.close()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, hist), encoding="utf-8")
+    path.write_text(render_html(report, hist, examples), encoding="utf-8")

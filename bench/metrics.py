@@ -66,7 +66,7 @@ def cell_metrics(
     per_sample = {
         "y": y, "clean_pred": clean_pred, "adv_pred": adv_pred, "success": success,
         "eligible": eligible, "l0": norms[0], "l2": norms[2], "linf": norms["inf"],
-        "adv_confidence": confidence,
+        "adv_confidence": confidence, "clean_confidence": softmax(clean_logits).max(axis=1),
     }
     if targets is not None:
         per_sample["target"] = targets

@@ -147,3 +147,38 @@ def class_histogram(counts: Sequence[int], targets: Sequence[int],
         ax.grid(axis="x", visible=False)
         fig.tight_layout()
         return _svg(fig)
+
+
+#: one line of an example grid: its label, then per image (pixels, caption, highlighted)
+GridLine = tuple[str, list[tuple[Any, str, bool]]]
+
+
+def example_grid(lines: Sequence[GridLine]) -> str:
+    """Images in lines (e.g. the clean inputs, then each attack's adversarial copies), each
+    with a caption under it; highlighted captions (a successful attack) are red.
+
+    Pixels are in [0, 1], shaped (H, W), (H, W, 1) or (H, W, 3).
+    """
+    cols = max(len(images) for _, images in lines)
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(len(lines), cols, figsize=(0.95 * cols + 1.6, 1.1 * len(lines)),
+                                 squeeze=False)
+        for r, (label, images) in enumerate(lines):
+            for c, ax in enumerate(axes[r]):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if c >= len(images):
+                    ax.axis("off")
+                    continue
+                pixels, caption, highlighted = images[c]
+                img = pixels[..., 0] if pixels.ndim == 3 and pixels.shape[-1] == 1 else pixels
+                ax.imshow(img.clip(0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.set_xlabel(caption, fontsize=7, labelpad=2,
+                              color=TARGET_COLOUR if highlighted else "#111827")
+                for spine in ax.spines.values():
+                    spine.set_visible(True)
+                    spine.set_color(TARGET_COLOUR if highlighted else "#d1d5db")
+            axes[r][0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center",
+                                  labelpad=4)
+        fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2)
+        return _svg(fig)

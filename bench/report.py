@@ -141,7 +141,8 @@ class RunReport:
 def load_report(store: Store, run: int | str | None) -> RunReport:
     run_id = store.resolve_run(run)
     run_row = dict(store.run(run_id))
-    for key in ("suite_json", "machine_json", "versions_json", "plugins_json"):
+    for key in ("suite_json", "machine_json", "versions_json", "plugins_json",
+                "class_names_json"):
         run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key) or "null")
     rows = []
     for r in store.rows(run_id):

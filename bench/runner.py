@@ -132,6 +132,7 @@ class Runner:
             self.suite.name, self.plan.source, self.suite.model_dump(mode="json"),
             self.suite.seed, provenance.git_commit(), provenance.machine(),
             provenance.package_versions(), plugin_info, len(ids),
+            list(evaluation.class_names),
         )
         self.plugins.hook.bench_run_start(
             run_id=run_id, suite=self.suite.model_dump(mode="json"), cell_ids=ids
@@ -224,7 +225,9 @@ class Runner:
                 self._store_transfer(run_id, cell, t, "failed", "source cell failed", {}, {},
                                      None)
             return
-        self._store_cell(run_id, cell, "ok", None, metrics, timings, per_sample, info)
+        k = self.suite.evaluation.examples
+        self._store_cell(run_id, cell, "ok", None, metrics, timings, per_sample, info,
+                         (x[:k], x_adv[:k]) if k else None)
         for t in targets_rows:
             target = rows[t]
             if target is None:
@@ -276,9 +279,10 @@ class Runner:
 
     def _store_cell(self, run_id: int, cell: Cell, status: str, error: str | None,
                     metrics: dict[str, Any], timings: dict[str, float],
-                    per_sample: dict[str, np.ndarray] | None, info: dict[str, Any]) -> None:
+                    per_sample: dict[str, np.ndarray] | None, info: dict[str, Any],
+                    examples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         record = {**self._record(cell), "status": status, "error": error, "info": info}
-        self._write(run_id, record, metrics, timings, per_sample)
+        self._write(run_id, record, metrics, timings, per_sample, examples)
 
     def _store_transfer(self, run_id: int, source: Cell, target_row: str, status: str,
                         error: str | None, metrics: dict[str, Any], timings: dict[str, float],
@@ -296,8 +300,9 @@ class Runner:
         self._write(run_id, record, metrics, timings, per_sample)
 
     def _write(self, run_id: int, record: dict[str, Any], metrics: dict[str, Any],
-               timings: dict[str, float], per_sample: dict[str, np.ndarray] | None) -> None:
-        self.store.add_cell(run_id, record, metrics, timings, per_sample)
+               timings: dict[str, float], per_sample: dict[str, np.ndarray] | None,
+               examples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.store.add_cell(run_id, record, metrics, timings, per_sample, examples)
         status, error = record["status"], record["error"]
         self.counts[status] += 1
         if status != "ok":

@@ -3,6 +3,7 @@ interrupted run keeps every cell that finished."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -18,7 +19,7 @@ from bench.errors import StoreError
 from bench.timing import now_iso
 
 STORE_ENV = "ARTBENCH_STORE"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     machine_json TEXT,
     versions_json TEXT,
     plugins_json TEXT,
-    cells_total INTEGER
+    cells_total INTEGER,
+    class_names_json TEXT
 );
 CREATE TABLE IF NOT EXISTS rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,10 +97,28 @@ CREATE TABLE IF NOT EXISTS samples (
     cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     label INTEGER, clean_pred INTEGER, adv_pred INTEGER, target INTEGER,
-    success INTEGER, l0 REAL, l2 REAL, linf REAL, confidence REAL,
+    success INTEGER, l0 REAL, l2 REAL, linf REAL, confidence REAL, clean_confidence REAL,
+    PRIMARY KEY (cell, idx)
+);
+CREATE TABLE IF NOT EXISTS examples (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    clean BLOB NOT NULL,
+    adv BLOB NOT NULL,
     PRIMARY KEY (cell, idx)
 );
 """
+
+
+def _array_blob(a: np.ndarray) -> bytes:
+    """An image as ``.npy`` bytes (float16: 1.5 kB for 28x28, finer than any eps we sweep)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, dtype=np.float16), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _blob_array(b: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(b), allow_pickle=False).astype(np.float32)
 
 
 def default_store_path() -> Path:
@@ -131,8 +151,11 @@ class Store:
             raise StoreError(f"{self.path}: cannot open result store ({exc.strerror})") from None
 
     def _migrate(self) -> None:
-        """Add the columns that schema version 2 added to stores made by version 1."""
-        for table, column in (("rows", "diagnostics_json"), ("cells", "source_row")):
+        """Add the columns that later schema versions added to stores made by earlier ones
+        (version 2: diagnostics, transfer source; version 3: class names, clean confidence;
+        new tables come from the schema script itself)."""
+        for table, column in (("rows", "diagnostics_json"), ("cells", "source_row"),
+                              ("runs", "class_names_json"), ("samples", "clean_confidence")):
             names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in names:
                 self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
@@ -153,14 +176,15 @@ class Store:
     def create_run(self, suite_name: str, suite_path: str | None, suite: dict[str, Any],
                    seed: int, git_commit: str | None, machine: dict[str, Any],
                    versions: dict[str, Any], plugins: list[dict[str, Any]],
-                   cells_total: int) -> int:
+                   cells_total: int, class_names: list[str] | None = None) -> int:
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO runs (suite_name, suite_path, suite_json, status, started, seed,"
-                " git_commit, machine_json, versions_json, plugins_json, cells_total)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                " git_commit, machine_json, versions_json, plugins_json, cells_total,"
+                " class_names_json) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (suite_name, suite_path, _dumps(suite), now_iso(), seed, git_commit,
-                 _dumps(machine), _dumps(versions), _dumps(plugins), cells_total),
+                 _dumps(machine), _dumps(versions), _dumps(plugins), cells_total,
+                 None if class_names is None else _dumps(list(class_names))),
             )
             return int(cur.lastrowid or 0)
 
@@ -183,8 +207,10 @@ class Store:
 
     def add_cell(self, run_id: int, cell: dict[str, Any], metrics: dict[str, Any],
                  timings: dict[str, float],
-                 per_sample: dict[str, np.ndarray] | None = None) -> None:
-        """Write one cell, its numeric metrics, timings and per-sample results atomically."""
+                 per_sample: dict[str, np.ndarray] | None = None,
+                 examples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Write one cell, its numeric metrics, timings, per-sample results and example
+        images (clean, adversarial: the first samples of the cell) atomically."""
         numeric = {k: v for k, v in metrics.items()
                    if v is None or isinstance(v, int | float) and not isinstance(v, bool)}
         info = {k: v for k, v in metrics.items() if k not in numeric}
@@ -206,14 +232,20 @@ class Store:
                           [(pk, k, float(v)) for k, v in timings.items()])
             if per_sample:
                 cols = ("y", "clean_pred", "adv_pred", "target", "success", "l0", "l2", "linf",
-                        "adv_confidence")
+                        "adv_confidence", "clean_confidence")
                 n = len(per_sample["y"])
                 arrays = [per_sample.get(k) for k in cols]
                 c.executemany(
-                    "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO samples (cell, idx, label, clean_pred, adv_pred, target, success,"
+                    " l0, l2, linf, confidence, clean_confidence)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(pk, i, *(None if a is None else a[i].item() for a in arrays))
                      for i in range(n)],
                 )
+            if examples is not None:
+                c.executemany("INSERT INTO examples VALUES (?, ?, ?, ?)",
+                              [(pk, i, _array_blob(clean), _array_blob(adv))
+                               for i, (clean, adv) in enumerate(zip(*examples, strict=True))])
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -280,6 +312,16 @@ class Store:
             out.setdefault(r["cell"], []).append(
                 {"name": r["name"], "status": r["status"], "evidence": r["evidence"]})
         return out
+
+    def examples(self, cell_pk: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The (clean, adversarial) images kept for a cell, in sample order."""
+        return [(_blob_array(r[0]), _blob_array(r[1])) for r in self.conn.execute(
+            "SELECT clean, adv FROM examples WHERE cell = ? ORDER BY idx", (cell_pk,))]
+
+    def class_names(self, run_id: int) -> list[str] | None:
+        raw = self.conn.execute("SELECT class_names_json FROM runs WHERE id = ?",
+                                (run_id,)).fetchone()
+        return None if raw is None or raw[0] is None else list(json.loads(raw[0]))
 
     def samples(self, cell_pk: int) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM samples WHERE cell = ? ORDER BY idx",

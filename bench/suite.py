@@ -40,6 +40,9 @@ class Evaluation(_Frozen):
     samples: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=128, gt=0)
     seed: int = Field(default=0, ge=0)
+    #: samples per white-box cell whose clean and adversarial images the store keeps (the
+    #: report's example grids); 0 keeps none
+    examples: int = Field(default=8, ge=0, le=64)
 
 
 ExcludeRule = dict[Literal["model", "defense", "attack"], str]
