@@ -157,3 +157,26 @@ def update_flags(store: Store, run_id: int) -> None:
     store.set_flags([(pk, name, status, evidence)
                      for pk, flags in compute_flags(report).items()
                      for name, status, evidence in flags])
+
+
+def masking_verdicts(report: RunReport) -> list[dict[str, Any]]:
+    """Per row whose deployed model raises a row-level flag (zero gradients, saturation, logit
+    scale): the verdict that its apparent robustness is gradient masking, with the evidence:
+    the flags, the weakest gradient-sign result and the strongest attack that ignores the
+    masked gradient (best white-box success)."""
+    out = []
+    for row in report.rows:
+        cells = [c for c in report.white_box if c["row_id"] == row["row_id"]
+                 and not math.isnan(_sr(c))]
+        row_level = [f for f, status, _ in row_flags(report, row) if status == "warn"]
+        if not cells or not row_level:
+            continue
+        per_cell = sorted({f["name"] for c in cells for f in report.warnings(c)}
+                          - set(ROW_FLAGS))
+        best = max(cells, key=_sr)
+        out.append({"row_id": row["row_id"], "row_flags": row_level, "cell_flags": per_cell,
+                    "best_attack": best["attack_id"], "best_success": _sr(best),
+                    "text": (f"apparent robustness is gradient masking: {', '.join(row_level)}"
+                             + (f"; {', '.join(per_cell)}" if per_cell else "")
+                             + f"; yet {best['attack_id']} succeeds on {_pct(_sr(best))}")})
+    return out

@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from bench import plots
+from bench.flags import ROW_FLAGS, masking_verdicts
 from bench.report import RunReport
 from bench.store import Store, default_store_path
 
@@ -339,13 +340,26 @@ def _secs(value: Any) -> str:
 def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
             examples: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain data."""
-    flags = [{"cell_id": c["cell_id"], **f} for c in report.cells for f in _flags(c)]
+    flags: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for c in report.cells:
+        for f in _flags(c):
+            # a flag on the deployed model is the same on every cell of its row: list it once
+            if f["name"] in ROW_FLAGS:
+                if (c["row_id"], f["name"]) in seen:
+                    continue
+                seen.add((c["row_id"], f["name"]))
+                flags.append({"cell_id": f"{c['row_id']} (every cell)", **f})
+            else:
+                flags.append({"cell_id": c["cell_id"], **f})
     run = report.run
     return {
         "run": run, "failures": report.failures(),
         "success": _matrix(report, "success_rate"),
         "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True),
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
+        "verdicts": [{**v, "row": _row_label(report, v["row_id"])}
+                     for v in masking_verdicts(report)],
         "sweeps": _eps_sweeps(report), "temperature": _temperature(report),
         "histograms": _histograms(report, hist or {}),
         "examples": _example_grids(report, examples or {}),

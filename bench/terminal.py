@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.flags import ROW_FLAGS
+from bench.flags import ROW_FLAGS, masking_verdicts
 from bench.report import RunReport, fmt_seconds, fmt_value
 
 
@@ -76,6 +76,9 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
         for where, name, evidence in lines:
             console.print(f"  {escape(where)}: [yellow]{escape(name)}[/yellow] "
                           f"{escape(evidence)}", highlight=False)
+    for v in masking_verdicts(report):
+        console.print(f"[yellow]![/yellow] {escape(v['row_id'])}: {escape(v['text'])}",
+                      highlight=False)
     if robust:
         console.print("Robust accuracy is an upper bound: the per-sample worst case over the "
                       "attacks listed, not a guarantee.", highlight=False)

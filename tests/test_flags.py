@@ -90,3 +90,25 @@ def test_large_eps_failure_is_for_untargeted_attacks_only(tmp_path):
     report = load_report(store, run)
     assert warned(report, row + "/attack=ifgsm[target=46]") == set()
     assert warned(report, row + "/attack=ifgsm[target=none]") == {"large-eps-failure"}
+
+
+def test_masking_verdict_names_the_masked_row_only(tmp_path):
+    from bench.flags import masking_verdicts
+
+    verdicts = masking_verdicts(build(tmp_path))
+    assert [v["row_id"] for v in verdicts] == ["model=cnn/defense=distillation"]
+    v = verdicts[0]
+    assert v["row_flags"] == ["zero-gradient", "saturated-softmax", "logit-scale"]
+    assert "loss-underflow" in v["cell_flags"] and "transfer-beats-white-box" in v["cell_flags"]
+    assert v["best_attack"] == "ifgsm[loss=margin]" and v["best_success"] == 0.97
+    assert v["text"].startswith("apparent robustness is gradient masking")
+
+
+def test_html_report_states_the_verdict_and_lists_row_flags_once(tmp_path):
+    from bench.html_report import render_html
+
+    html = render_html(build(tmp_path))
+    assert 'id="verdicts"' in html
+    assert "<code>distillation</code>: apparent robustness is gradient masking" in html
+    # 3 row-level flags listed once for the row, not once per cell (6 white-box cells)
+    assert html.count("model=cnn/defense=distillation (every cell)") == 2 * 3  # both tables
