@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import BIM, L0, L2, LINF, art_classifier, floor_fn, setup  # noqa: E402
+from common import BIM, L0, L2, LINF, art_classifier, floor_fn, native_cw, setup  # noqa: E402
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -81,9 +81,7 @@ def main() -> None:
         CarliniL2Method,
         CarliniLInfMethod,
     )
-    from bench_builtin.native.cw_l0 import cw_l0
     from bench_builtin.native.cw_l2 import cw_l2
-    from bench_builtin.native.cw_linf import cw_linf
     from bench_builtin.native.ifgsm import ifgsm
 
     model, x, y = setup()
@@ -117,23 +115,13 @@ def main() -> None:
     print(f"\nBIM (ART) / native I-FGSM, {n} images, {BIM}: {t_art / t_nat:.1f}x "
           f"(ART {t_art:.2f} s, native {t_nat:.2f} s)")
 
-    rows = [
-        ("CW L2", L2, CarliniL2Method, a.n_art,
-         lambda: cw_l2(model, x, y, 47, targeted=False, iterations=L2["max_iter"],
-                       binary_search_steps=L2["binary_search_steps"], abort_early=False,
-                       learning_rate=L2["learning_rate"], initial_const=L2["initial_const"])),
-        ("CW L-inf", LINF, CarliniLInfMethod, a.n_art_linf,
-         lambda: cw_linf(model, x, y, 47, targeted=False, iterations=LINF["max_iter"],
-                         learning_rate=LINF["learning_rate"], initial_const=LINF["initial_const"],
-                         largest_const=LINF["largest_const"])),
-        ("CW L0", L0, CarliniL0Method, a.n_art_l0,
-         lambda: cw_l0(model, x, y, 47, targeted=False, iterations=L0["max_iter"],
-                       learning_rate=L0["learning_rate"], initial_const=L0["initial_const"])),
-    ]
-    for name, hp, cls, n_art, native in rows:
-        native()  # tracing
+    rows = [("CW L2", "l2", L2, CarliniL2Method, a.n_art),
+            ("CW L-inf", "linf", LINF, CarliniLInfMethod, a.n_art_linf),
+            ("CW L0", "l0", L0, CarliniL0Method, a.n_art_l0)]
+    for name, norm, hp, cls, n_art in rows:
+        native_cw(norm, model, x, y)  # tracing
         start = time.perf_counter()
-        x_nat = native()[0]
+        x_nat = native_cw(norm, model, x, y)
         t_n = (time.perf_counter() - start) / n
         art = cls(art_classifier(model), batch_size=n_art, verbose=False, **hp)
         start = time.perf_counter()

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_builtin.native.cw_l0 import cw_l0
 from bench_builtin.native.cw_l2 import cw_l2
-from bench_builtin.native.cw_linf import cw_linf
 from bench_builtin.native.ifgsm import ifgsm
-from common import BIM, L0, L2, LINF, art_classifier, floor_fn, setup
+from common import BIM, L0, L2, LINF, art_classifier, floor_fn, native_cw, setup
 
 N_ART = {"l2": 5, "linf": 5, "l0": 2}  # ART's L0 takes about 90 s per image here
 
@@ -66,15 +64,7 @@ def test_cw_vs_art(benchmark, env, norm: str, impl: str) -> None:
 
     model, x, y = env
     if impl == "native":
-        fn = {"l2": lambda: cw_l2(model, x, y, 47, targeted=False, iterations=L2["max_iter"],
-                                  binary_search_steps=L2["binary_search_steps"],
-                                  abort_early=False),
-              "linf": lambda: cw_linf(model, x, y, 47, targeted=False,
-                                      iterations=LINF["max_iter"],
-                                      learning_rate=LINF["learning_rate"]),
-              "l0": lambda: cw_l0(model, x, y, 47, targeted=False, iterations=L0["max_iter"],
-                                  learning_rate=L0["learning_rate"],
-                                  initial_const=L0["initial_const"])}[norm]
+        fn = lambda: native_cw(norm, model, x, y)  # noqa: E731
         fn()
         benchmark.extra_info["images"] = len(x)
     else:

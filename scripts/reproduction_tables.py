@@ -1,0 +1,132 @@
+"""Print the tables of docs/reproduction.md from a stored run of suites/emnist.yaml.
+
+    python scripts/reproduction_tables.py [RUN]     (store: $ARTBENCH_STORE or the default)
+
+Every number comes from the store; the study's figures (../shared/docs/reference-study.md) are
+set beside ours.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+from bench.flags import masking_verdicts
+from bench.report import RunReport, load_report
+from bench.store import Store
+
+THEIR_TABLE_1 = {0.001: 0.8053, 0.002: 0.7788, 0.005: 0.5993, 0.008: 0.4025, 0.01: 0.3192,
+                 0.05: 0.2289, 0.1: 0.2282, 0.5: 0.2284}
+CW_MNIST = {"cw-l0-native": ("l0", 8.5), "cw-l2-native": ("l2", 1.36),
+            "cw-linf-native": ("linf", 0.13)}
+
+
+def pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def label(report: RunReport, row_id: str) -> str:
+    t = report.row(row_id).get("defense_id", "")
+    return "none" if t == "none" else t.replace("distillation[temperature=", "T = ").rstrip("]")
+
+
+def metric(report: RunReport, row_id: str, attack_id: str, name: str,
+           source: str | None = None) -> Any:
+    cell = report.cell(row_id, attack_id, source)
+    return None if cell is None or cell["status"] != "ok" else cell["metrics"].get(name)
+
+
+def main() -> None:
+    store = Store()
+    report = load_report(store, sys.argv[1] if len(sys.argv) > 1 else None)
+    rows = report.row_ids
+    none = next(r for r in rows if r.endswith("/defense=none"))
+    distilled = [r for r in rows if r != none]
+    t100 = next((r for r in rows if r.endswith("temperature=100]")), None)
+    run = report.run
+    started, finished = (datetime.fromisoformat(run[k]) for k in ("started", "finished"))
+    print(f"run {run['id']} ({run['status']}), commit {run.get('git_commit')}, "
+          f"{len(report.white_box)} white-box + {len(report.transfer)} transfer cells, "
+          f"wall time {(finished - started).total_seconds() / 60:.0f} min")
+    train = sum(r.get("train_seconds") or 0 for r in report.rows)
+    gen = sum(c["timings"].get("generate") or 0 for c in report.white_box)
+    print(f"training and loading {train / 60:.0f} min, attack generation {gen / 60:.0f} min\n")
+
+    base = report.row(none)["clean_accuracy"]
+    print("## Clean accuracy\n")
+    body = []
+    for r in rows:
+        acc = report.row(r)["clean_accuracy"]
+        body.append([label(report, r), pct(acc), pct(report.row(r)["balanced_accuracy"]),
+                     "-" if r == none else f"{100 * (base - acc):+.2f} pts"])
+    print(table(["model", "clean accuracy", "balanced accuracy", "cost vs undefended"], body))
+
+    print("\n## Table 1: accuracy of the undistilled model under attack\n")
+    body = []
+    for eps, theirs in THEIR_TABLE_1.items():
+        e = f"{eps:g}"
+        body.append([e, pct(theirs),
+                     pct(metric(report, none, f"fgsm[eps={e}]", "adv_accuracy")),
+                     pct(metric(report, none, f"ifgsm[eps={e},loss=ce]", "adv_accuracy")),
+                     pct(metric(report, none, f"ifgsm[eps={e},loss=ce]", "success_rate")),
+                     pct(metric(report, none, f"ifgsm[eps={e},loss=margin]", "success_rate"))])
+    print(table(["eps", "theirs: accuracy", "ours: accuracy, FGSM",
+                 "ours: accuracy, targeted I-FGSM to 't'", "ours: predicted as 't', CE",
+                 "ours: predicted as 't', margin"], body))
+
+    print("\n## Targeted I-FGSM, eps 0.01, 10 iterations, target 't' (class 46)\n")
+    body = []
+    for r in rows:
+        m = report.cell(r, "ifgsm[eps=0.01,loss=ce]")
+        if m and m["status"] == "ok":
+            body.append([label(report, r), f"{m['metrics']['predicted_as_target']:.0f} of "
+                         f"{m['metrics']['samples']:.0f}",
+                         pct(m["metrics"]["predicted_as_target"] / m["metrics"]["samples"])])
+    print(table(["model", "predicted as 't'", "share"], body))
+
+    if t100:
+        print("\n## Examples crafted on the undistilled model, evaluated on T = 100\n")
+        body = []
+        for c in report.transfer:
+            if c["row_id"] == t100 and c["status"] == "ok":
+                white = report.cell(none, c["attack_id"])
+                body.append([c["attack_id"], pct(c["metrics"].get("adv_accuracy")),
+                             pct(white["metrics"].get("adv_accuracy") if white else None),
+                             pct(metric(report, t100, c["attack_id"], "adv_accuracy"))])
+        print(table(["attack", "T = 100 accuracy on transferred examples",
+                     "undistilled accuracy (white-box)", "T = 100 accuracy (white-box)"], body))
+
+    print("\n## Success rate against each temperature (white-box)\n")
+    attacks = ["fgsm[eps=0.1]", "fgsm[eps=0.5]", "ifgsm[eps=0.5,loss=ce]",
+               "ifgsm[eps=0.5,loss=margin]", "bim[target=none]", "cw-l0-native",
+               "cw-l2-native", "cw-linf-native", "cw-l2", "cw-linf"]
+    print(table(["model", *attacks],
+                [[label(report, r), *(pct(metric(report, r, a, "success_rate")) for a in attacks)]
+                 for r in rows]))
+
+    print("\n## Carlini-Wagner distortion (mean over successful samples)\n")
+    body = []
+    for a, (norm, mnist) in CW_MNIST.items():
+        for r in (none, *distilled):
+            m = report.cell(r, a)
+            if m and m["status"] == "ok":
+                body.append([a, label(report, r), pct(m["metrics"].get("success_rate")),
+                             f"{m['metrics'].get(f'{norm}_mean') or float('nan'):.3g}",
+                             f"{mnist:g} (C&W, MNIST, 100 %)"])
+    print(table(["attack", "model", "success", "mean distortion", "C&W 2017"], body))
+
+    print("\n## Gradient-masking verdicts\n")
+    verdicts = {v["row_id"]: v["text"] for v in masking_verdicts(report)}
+    for r in rows:
+        print(f"- {label(report, r)}: {verdicts.get(r, 'no row-level flag')}")
+
+
+if __name__ == "__main__":
+    main()
