@@ -152,11 +152,12 @@ class Runner:
             status = "finished" if not self._failed() else "finished-with-failures"
         finally:
             self.store.finish_run(run_id, status)
+            # flag what was stored, an interrupted run included
+            from bench.flags import update_flags
+
+            update_flags(self.store, run_id)
             self.plugins.hook.bench_run_end(run_id=run_id, status=status,
                                             summary=dict(self.counts))
-        from bench.flags import update_flags
-
-        update_flags(self.store, run_id)
         return RunResult(run_id, self.counts)
 
     def _failed(self) -> int:

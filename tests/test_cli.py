@@ -175,3 +175,6 @@ def test_interrupted_run_keeps_finished_cells(tmp_path):
     assert 1 <= len(cells) < 8 and all(s == ("ok",) for s in cells)
     metrics = db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
     assert metrics >= len(cells) * 10
+    # the stored cells are flagged too (success-not-rising and friends need no full run)
+    flagged = db.execute("SELECT COUNT(DISTINCT cell) FROM flags").fetchone()[0]
+    assert flagged == len(cells)
