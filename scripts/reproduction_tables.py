@@ -51,10 +51,13 @@ def main() -> None:
     distilled = [r for r in rows if r != none]
     t100 = next((r for r in rows if r.endswith("temperature=100]")), None)
     run = report.run
-    started, finished = (datetime.fromisoformat(run[k]) for k in ("started", "finished"))
+    wall = "-"
+    if run.get("finished"):
+        span = datetime.fromisoformat(run["finished"]) - datetime.fromisoformat(run["started"])
+        wall = f"{span.total_seconds() / 60:.0f} min"
     print(f"run {run['id']} ({run['status']}), commit {run.get('git_commit')}, "
           f"{len(report.white_box)} white-box + {len(report.transfer)} transfer cells, "
-          f"wall time {(finished - started).total_seconds() / 60:.0f} min")
+          f"wall time {wall}")
     train = sum(r.get("train_seconds") or 0 for r in report.rows)
     gen = sum(c["timings"].get("generate") or 0 for c in report.white_box)
     print(f"training and loading {train / 60:.0f} min, attack generation {gen / 60:.0f} min\n")
