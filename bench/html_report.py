@@ -241,7 +241,7 @@ def _temperature(report: RunReport) -> list[dict[str, Any]]:
 
 def _histograms(report: RunReport, hist: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for c in report.cells:
+    for c in report.white_box:  # transferred targeted examples: their success is in the matrix
         h = hist.get(c["id"])
         if h is None:
             continue
