@@ -154,11 +154,13 @@ class Store:
         """Add the columns that later schema versions added to stores made by earlier ones
         (version 2: diagnostics, transfer source; version 3: class names, clean confidence;
         new tables come from the schema script itself)."""
-        for table, column in (("rows", "diagnostics_json"), ("cells", "source_row"),
-                              ("runs", "class_names_json"), ("samples", "clean_confidence")):
+        for table, column, kind in (("rows", "diagnostics_json", "TEXT"),
+                                    ("cells", "source_row", "TEXT"),
+                                    ("runs", "class_names_json", "TEXT"),
+                                    ("samples", "clean_confidence", "REAL")):
             names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in names:
-                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.conn.close()

@@ -84,3 +84,41 @@ def test_corrupt_store_file(tmp_path):
         Store(path)
     assert str(exc.value).startswith(f"{path}: not a usable result store")
     assert path.read_bytes().startswith(b"this is not a database")
+
+
+def test_example_images_and_class_names_roundtrip(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    run = store.create_run("s", None, {}, 0, None, {}, {}, [], 1, ["0", "A", "t"])
+    rng = np.random.default_rng(0)
+    clean = rng.random((3, 28, 28, 1), dtype=np.float32)
+    adv = np.clip(clean + 0.001 * np.sign(rng.standard_normal(clean.shape)), 0, 1)
+    store.add_cell(run, cell("fgsm"), {}, {}, None, (clean, adv))
+    pk = load_report(store, run).cells[0]["id"]
+    kept = store.examples(pk)
+    assert len(kept) == 3 and kept[0][0].shape == (28, 28, 1)
+    # float16 keeps an eps of 0.001 visible: the stored perturbation is the real one
+    assert np.abs(kept[1][1] - adv[1]).max() < 5e-4
+    assert np.abs((kept[1][1] - kept[1][0]) - (adv[1] - clean[1])).max() < 1e-3
+    assert store.class_names(run) == ["0", "A", "t"]
+    assert load_report(store, run).run["class_names"] == ["0", "A", "t"]
+
+
+def test_store_of_schema_version_2_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)  # make it look like version 2: drop what version 3 added
+    db.execute("ALTER TABLE runs DROP COLUMN class_names_json")
+    db.execute("ALTER TABLE samples DROP COLUMN clean_confidence")
+    db.execute("DROP TABLE examples")
+    db.commit()
+    db.close()
+    store = Store(path)
+    run = new_run(store)
+    per = {"y": np.array([1]), "clean_pred": np.array([1]), "adv_pred": np.array([0]),
+           "success": np.array([True]), "clean_confidence": np.array([0.7])}
+    store.add_cell(run, cell("fgsm"), {}, {}, per, (np.zeros((1, 2, 2, 1)),) * 2)
+    pk = load_report(store, run).cells[0]["id"]
+    assert store.samples(pk)[0]["clean_confidence"] == pytest.approx(0.7)
+    assert len(store.examples(pk)) == 1 and store.class_names(run) is None
