@@ -114,7 +114,8 @@ def _flags(cell: dict[str, Any]) -> list[dict[str, Any]]:
             for f in flags if isinstance(f, dict)]
 
 
-def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> dict[str, Any]:
+def _matrix(report: RunReport, metric: str, higher_is_better: bool = False,
+            robust: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A heatmap: red where the attack does well (high success, low adversarial accuracy)."""
     heads: dict[str, dict[str, Any]] = {}
     for cell in report.cells:
@@ -152,9 +153,10 @@ def _matrix(report: RunReport, metric: str, higher_is_better: bool = False) -> d
             entries.append(entry)
         rows.append({"model": row["model_id"], "defense": row["defense_id"],
                      "status": row.get("status"), "clean": row.get("clean_accuracy"),
-                     "cells": entries})
+                     "robust": (robust or {}).get(rid), "cells": entries})
     stops = [plots.heat_colour(1 - v / 4 if higher_is_better else v / 4)[0] for v in range(5)]
-    return {"metric": metric, "columns": list(heads.values()), "rows": rows, "legend": stops}
+    return {"metric": metric, "columns": list(heads.values()), "rows": rows, "legend": stops,
+            "robust": robust is not None}
 
 
 def _flag_note(flags: list[dict[str, Any]]) -> str:
@@ -338,7 +340,8 @@ def _secs(value: Any) -> str:
 
 
 def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
-            examples: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+            examples: dict[int, list[dict[str, Any]]] | None = None,
+            robust: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain data."""
     flags: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -356,7 +359,7 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
     return {
         "run": run, "failures": report.failures(),
         "success": _matrix(report, "success_rate"),
-        "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True),
+        "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True, robust=robust),
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "verdicts": [{**v, "row": _row_label(report, v["row_id"])}
                      for v in masking_verdicts(report)],
@@ -370,25 +373,27 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
 
 
 def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
-                examples: dict[int, list[dict[str, Any]]] | None = None) -> str:
+                examples: dict[int, list[dict[str, Any]]] | None = None,
+                robust: dict[str, dict[str, Any]] | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters.update(pct=_pct, secs=_secs, int=_int)
-    return env.get_template("report.html.j2").render(**context(report, hist, examples))
+    return env.get_template("report.html.j2").render(**context(report, hist, examples, robust))
 
 
 def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
     """Write the run's report to ``path``. ``store`` supplies the per-sample predictions and
-    example images (histograms, example grids); without it the default store is used if it
-    holds the run."""
+    example images (histograms, robust accuracy, example grids); without it the default store
+    is used if it holds the run."""
     store = store or getattr(report, "_store", None)  # load_report may keep its store
     db = store or _store_for(report)
     try:
         hist = load_target_histograms(db, report) if db is not None else {}
         examples = load_examples(db, report) if db is not None else {}
+        robust = report.robust_accuracy(db) if db is not None else None
     finally:
         if store is None and db is not None:
             db.close()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, hist, examples), encoding="utf-8")
+    path.write_text(render_html(report, hist, examples, robust), encoding="utf-8")

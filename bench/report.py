@@ -109,6 +109,10 @@ class RunReport:
         """Per row: accuracy under the per-sample worst case over every attack (white-box and
         transfer) evaluated on it, over the samples all its cells share (RobustBench style).
 
+        Slow attacks often run on fewer samples, which makes that shared prefix small, so each
+        row also gets ``tiers``: for every distinct sample count n of its cells (ascending), the
+        worst case over the first n samples and the cells that ran on at least n of them (the
+        first tier is the headline; later tiers cover more samples with fewer attacks).
         An upper bound on robustness: only the listed attacks were tried.
         """
         store = store or self._store
@@ -116,26 +120,29 @@ class RunReport:
         if store is None:
             return out
         for rid in self.row_ids:
-            cells = [c for c in self.cells if c["row_id"] == rid and c["status"] == "ok"]
+            cells = [c for c in self.cells if c["row_id"] == rid and c["status"] == "ok"
+                     and c["samples"]]
             if not cells:
                 continue
-            n = min(c["samples"] or 0 for c in cells)
-            robust: list[bool] | None = None
-            for c in cells:
-                rows = store.samples(c["id"])[:n]
-                ok = [r["adv_pred"] == r["label"] and r["clean_pred"] == r["label"] for r in rows]
-                robust = ok if robust is None else [a and b for a, b in zip(robust, ok,
-                                                                            strict=True)]
-            if robust:
-                out[rid] = {"robust_accuracy": sum(robust) / len(robust), "samples": n,
-                            "attacks": len(cells)}
+            correct = {c["id"]: [r["adv_pred"] == r["label"] and r["clean_pred"] == r["label"]
+                                 for r in store.samples(c["id"])] for c in cells}
+            tiers = []
+            for n in sorted({len(v) for v in correct.values()}):
+                covering = [v for v in correct.values() if len(v) >= n]
+                robust = [all(v[i] for v in covering) for i in range(n)]
+                if robust:
+                    tiers.append({"samples": n, "attacks": len(covering),
+                                  "robust_accuracy": sum(robust) / n})
+            if tiers:
+                out[rid] = {**tiers[0], "tiers": tiers}
         return out
 
     def failures(self) -> list[tuple[str, str]]:
         return [(c["cell_id"], c["error"] or "") for c in self.cells if c["status"] != "ok"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "rows": self.rows, "cells": self.cells}
+        return {"run": self.run, "rows": self.rows, "cells": self.cells,
+                "robust_accuracy": self.robust_accuracy()}
 
 
 def load_report(store: Store, run: int | str | None) -> RunReport:

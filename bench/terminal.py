@@ -36,8 +36,9 @@ def _matrix_table(report: RunReport, metric: str, title: str,
                  fmt_value(e["clean_accuracy"], "clean_accuracy")]
         if robust is not None:
             r = robust.get(rid)
-            first.append("-" if r is None else
-                         f"{100 * r['robust_accuracy']:.1f}% (n={r['samples']})")
+            first.append("-" if r is None else "\n".join(
+                f"{100 * t['robust_accuracy']:.1f}% (n={t['samples']}, {t['attacks']} att.)"
+                for t in r["tiers"]))
         table.add_row(*first, *values)
     return table
 

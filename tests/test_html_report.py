@@ -37,6 +37,7 @@ PROBE = """JSON.stringify({
   title: document.title,
   sections: [...document.querySelectorAll('main > section')].map(s => s.id),
   matrixRows: document.querySelectorAll('#success-matrix tbody tr').length,
+  robust: [...document.querySelectorAll('#accuracy-matrix td.robust')].map(td => td.innerText),
   matrixHeads: [...document.querySelectorAll('#success-matrix thead th.attack')].map(t => t.title),
   heatCells: document.querySelectorAll('#success-matrix td.heat[data-value]').length,
   failedCells: document.querySelectorAll('#success-matrix td.failed').length,
@@ -236,6 +237,8 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM), each
     # attack white-box and transferred from the undefended row (not evaluated on itself)
     assert page["matrixRows"] == 3
+    # worst case per row: first tier over all attacks (targeted BIM and transfer included)
+    assert len(page["robust"]) == 3 and all("%" in r and "n=" in r for r in page["robust"])
     assert page["matrixHeads"] == [h for a in ("fgsm[eps=0.1]", "fgsm[eps=0.3]", "broken", "bim")
                                    for h in (a, f"{a} \u2190 cnn/none")]
     assert page["heatCells"] == page["colouredCells"] == 9 + 6

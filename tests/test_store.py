@@ -122,3 +122,23 @@ def test_store_of_schema_version_2_gains_the_new_columns(tmp_path):
     pk = load_report(store, run).cells[0]["id"]
     assert store.samples(pk)[0]["clean_confidence"] == pytest.approx(0.7)
     assert len(store.examples(pk)) == 1 and store.class_names(run) is None
+
+
+def test_robust_accuracy_tiers_worst_case_per_sample(tmp_path):
+    """Headline: all attacks on the samples they share; tiers: more samples, fewer attacks."""
+    store = Store(tmp_path / "r.sqlite")
+    run = new_run(store)
+    # sample i is robust to an attack when True; fgsm and bim run on 6 samples, cw on 2
+    store.add_cell(run, cell("fgsm"), {}, {}, _per_sample([1, 1, 0, 1, 1, 1]))
+    store.add_cell(run, cell("bim"), {}, {}, _per_sample([1, 1, 1, 1, 0, 1]))
+    store.add_cell(run, cell("cw"), {}, {}, _per_sample([0, 1]))
+    robust = load_report(store, run).robust_accuracy()["model=cnn/defense=none"]
+    assert robust["tiers"] == [{"samples": 2, "attacks": 3, "robust_accuracy": 0.5},
+                               {"samples": 6, "attacks": 2, "robust_accuracy": 4 / 6}]
+    assert robust["robust_accuracy"] == 0.5 and robust["samples"] == 2
+
+
+def _per_sample(correct_adv: list[bool]) -> dict[str, np.ndarray]:
+    y = np.zeros(len(correct_adv), int)
+    return {"y": y, "clean_pred": y.copy(), "adv_pred": np.where(correct_adv, 0, 1),
+            "success": ~np.array(correct_adv, bool)}

@@ -39,6 +39,14 @@ class Markdown(Reporter):
             [[e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy"),
               *(fmt_value(e[a], metric) for a in report.attack_ids)]
              for e in report.matrix(metric)])
+        robust = report.robust_accuracy()
+        if robust:
+            lines += ["", "## Robust accuracy (per-sample worst case over the attacks on a row; "
+                      "an upper bound)", ""]
+            lines += _table(["row", "robust acc", "samples", "attacks"],
+                            [[rid, fmt_value(t["robust_accuracy"], "clean_accuracy"),
+                              str(t["samples"]), str(t["attacks"])]
+                             for rid, r in robust.items() for t in r["tiers"]])
         lines += ["", "## Timings (training; generation per attack)", ""]
         lines += _table(
             ["model", "defense", "train", *report.attack_ids],
