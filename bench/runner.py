@@ -329,5 +329,8 @@ class _Row:
 
 
 def default_suite_path() -> Path:
-    """The offline quick-start suite: the checkout's suites/quickstart.yaml."""
-    return Path(__file__).resolve().parent.parent / "suites" / "quickstart.yaml"
+    """The offline quick-start suite: the checkout's ``suites/quickstart.yaml``, or the copy an
+    installed wheel carries inside the package."""
+    checkout = Path(__file__).resolve().parent.parent / "suites" / "quickstart.yaml"
+    packaged = Path(__file__).resolve().parent / "suites" / "quickstart.yaml"
+    return checkout if checkout.is_file() else packaged
