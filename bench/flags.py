@@ -162,8 +162,7 @@ def update_flags(store: Store, run_id: int) -> None:
 def masking_verdicts(report: RunReport) -> list[dict[str, Any]]:
     """Per row whose deployed model raises a row-level flag (zero gradients, saturation, logit
     scale): the verdict that its apparent robustness is gradient masking, with the evidence:
-    the flags, the weakest gradient-sign result and the strongest attack that ignores the
-    masked gradient (best white-box success)."""
+    the row's flags, the cell flags raised on it, and its strongest white-box attack."""
     out = []
     for row in report.rows:
         cells = [c for c in report.white_box if c["row_id"] == row["row_id"]
