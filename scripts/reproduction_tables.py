@@ -81,8 +81,8 @@ def main() -> None:
                      pct(metric(report, none, f"ifgsm[eps={e},loss=ce]", "success_rate")),
                      pct(metric(report, none, f"ifgsm[eps={e},loss=margin]", "success_rate"))])
     print(table(["eps", "theirs: accuracy", "ours: accuracy, FGSM",
-                 "ours: accuracy, targeted I-FGSM to 't'", "ours: predicted as 't', CE",
-                 "ours: predicted as 't', margin"], body))
+                 "ours: accuracy, targeted I-FGSM to 't'", "ours: success to 't', CE",
+                 "ours: success to 't', margin"], body))
 
     print("\n## Targeted I-FGSM, eps 0.01, 10 iterations, target 't' (class 46)\n")
     body = []
