@@ -53,9 +53,7 @@ def load_examples(store: Store, report: RunReport) -> dict[int, list[dict[str, A
     """Per white-box cell (keyed by primary key): the kept example images with the label,
     clean and adversarial prediction and confidence, target and success of each."""
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for cell in report.cells:
-        if cell.get("source_row") is not None:
-            continue
+    for cell in report.white_box:
         images = store.examples(cell["id"])
         if not images:
             continue

@@ -320,11 +320,6 @@ class Store:
         return [(_blob_array(r[0]), _blob_array(r[1])) for r in self.conn.execute(
             "SELECT clean, adv FROM examples WHERE cell = ? ORDER BY idx", (cell_pk,))]
 
-    def class_names(self, run_id: int) -> list[str] | None:
-        raw = self.conn.execute("SELECT class_names_json FROM runs WHERE id = ?",
-                                (run_id,)).fetchone()
-        return None if raw is None or raw[0] is None else list(json.loads(raw[0]))
-
     def samples(self, cell_pk: int) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM samples WHERE cell = ? ORDER BY idx",
                                       (cell_pk,)))
