@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Hashable
+from numbers import Real
+from typing import Any
+
 import numpy as np
 
 from bench.errors import AttackCheckError
 
 #: float tolerance on the data range and on eps (float32 arithmetic of clip / sign steps)
 ATOL = 1e-5
+
+#: the norms an attack may promise, in the spellings accepted (``norm_of`` computes each)
+NORMS: dict[Any, float | str] = {"inf": "inf", 0: 0, 1: 1, 2: 2}
+
+
+def check_bound(bound: Any) -> tuple[float | str, float] | None:
+    """Validate what ``Attack.bound()`` returned: None, or ``(norm, eps)`` with a known norm and
+    a finite ``eps >= 0``. A malformed bound would silently skip the eps check: fail instead."""
+    if bound is None:
+        return None
+    if not isinstance(bound, tuple | list) or len(bound) != 2:
+        raise AttackCheckError(f"bound() must return (norm, eps) or None, got {bound!r:.60}")
+    norm, eps = bound
+    key: Any = norm
+    if isinstance(norm, Real) and not isinstance(norm, bool):
+        key = "inf" if norm == math.inf else norm if norm not in (0, 1, 2) else int(norm)
+    if isinstance(norm, bool) or not isinstance(key, Hashable) or key not in NORMS:
+        raise AttackCheckError(
+            f"bound() returned an unknown norm {norm!r:.40}: expected 'inf', 0, 1 or 2")
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps) or eps < 0:
+        shown = repr(float(eps)) if isinstance(eps, Real) and not isinstance(eps, bool) \
+            else f"{eps!r:.40}"
+        raise AttackCheckError(
+            f"bound() returned eps={shown}: eps must be a finite number >= 0")
+    return NORMS[key], float(eps)
 
 
 def norm_of(delta: np.ndarray, norm: float | str) -> np.ndarray:
@@ -42,8 +72,9 @@ def check_adversarial(
             f"{int(bad.sum())} of {n} adversarial examples leave the data range [{lo:g}, {hi:g}] "
             f"(by up to {over.max():.3g})"
         )
-    if bound is not None:
-        norm, eps = bound
+    checked = check_bound(bound)
+    if checked is not None:
+        norm, eps = checked
         dist = norm_of(x_adv - x, norm)
         excess = dist - eps
         bad = excess > ATOL * max(1.0, eps)

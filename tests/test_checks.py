@@ -35,3 +35,32 @@ def test_violations_fail(x_adv, bound, message):
 
 def test_float_rounding_within_tolerance_passes():
     check_adversarial(X, X + np.float32(0.1) + 1e-7, (0.0, 1.0), ("inf", 0.1))
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        (("inf", float("nan")), "bound() returned eps=nan: eps must be a finite number >= 0"),
+        (("inf", np.float32("nan")), "bound() returned eps=nan: eps must be a finite number >= 0"),
+        ((2, float("inf")), "bound() returned eps=inf: eps must be a finite number >= 0"),
+        (("inf", -0.1), "bound() returned eps=-0.1: eps must be a finite number >= 0"),
+        (("inf", True), "bound() returned eps=True: eps must be a finite number >= 0"),
+        (("inf", "0.1"), "bound() returned eps='0.1': eps must be a finite number >= 0"),
+        (("l3", 0.1), "bound() returned an unknown norm 'l3': expected 'inf', 0, 1 or 2"),
+        ((3, 0.1), "bound() returned an unknown norm 3: expected 'inf', 0, 1 or 2"),
+        ((None, 0.1), "bound() returned an unknown norm None: expected 'inf', 0, 1 or 2"),
+        (0.1, "bound() must return (norm, eps) or None, got 0.1"),
+        (("inf", 0.1, 2), "bound() must return (norm, eps) or None, got ('inf', 0.1, 2)"),
+    ],
+)
+def test_malformed_bound_fails_instead_of_skipping_the_check(bound, message):
+    """A NaN eps used to make every comparison False: the eps check was silently skipped."""
+    with pytest.raises(AttackCheckError) as exc:
+        check_adversarial(X, X + 0.5, (0.0, 1.0), bound)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("bound", [(np.inf, 0.1), (2.0, 0.2), (np.int64(2), 0.2), [1, 0.4],
+                                   ("inf", np.float32(0.1)), ("inf", 0)])
+def test_numeric_spellings_of_a_bound_are_accepted(bound):
+    check_adversarial(X, X, (0.0, 1.0), bound)
