@@ -50,3 +50,23 @@ def test_no_success_gives_none_norms():
     m, _ = cell_metrics(x, x, y, logits_for([0, 1]), logits_for([0, 1]), None)
     assert m["success_rate"] == 0.0
     assert m["l2_mean"] is None and m["adv_confidence_mean"] is None
+
+
+def test_medians_are_medians_not_means():
+    """Three successful samples whose norms' median and mean differ (1 vs 2 pixels + 10)."""
+    x = np.zeros((4, 4, 4, 1), np.float32)
+    x_adv = x.copy()
+    x_adv[0, 0, 0, 0] = 0.1  # l0 1, l2 0.1, linf 0.1
+    x_adv[1, 0, :2, 0] = 0.2  # l0 2, l2 0.2 * sqrt(2), linf 0.2
+    x_adv[2] = 0.9  # l0 16, l2 0.9 * 4, linf 0.9
+    x_adv[3] = 0.5  # not a success: left out of every statistic
+    y = np.array([0, 1, 2, 3])
+    clean = logits_for([0, 1, 2, 3])
+    adv = logits_for([1, 2, 3, 3])
+    m, _ = cell_metrics(x, x_adv, y, clean, adv, None)
+    assert m["success_count"] == 3
+    assert m["l0_median"] == 2.0 and m["l0_mean"] == pytest.approx(19 / 3)
+    assert m["l2_median"] == pytest.approx(0.2 * np.sqrt(2))
+    assert m["l2_mean"] == pytest.approx((0.1 + 0.2 * np.sqrt(2) + 3.6) / 3)
+    assert m["linf_median"] == pytest.approx(0.2)
+    assert m["linf_mean"] == pytest.approx(1.2 / 3)

@@ -1,0 +1,110 @@
+"""The cache key of a trained network, through HostTrainer: everything that determines the
+weights changes it, nothing else does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from bench_builtin.models.cnn import Cnn
+
+from bench.cache import cache_key
+from bench.interfaces import DataSplit
+from bench.training import HostTrainer
+
+X = np.linspace(0, 1, 6 * 16 * 16, dtype=np.float32).reshape(6, 16, 16, 1)
+Y = np.array([0, 1, 2, 0, 1, 2])
+
+
+class NoTrainCnn(Cnn):
+    """The real plugin's parameters and training key; no network built or trained."""
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> Any:
+        return object()
+
+    def fit(self, model: Any, x: np.ndarray, targets: np.ndarray, temperature: float,
+            seed: int, callbacks: Any = ()) -> dict[str, list[float]]:
+        return {"loss": [0.0]}
+
+
+class FakeCache:
+    def __init__(self) -> None:
+        self.saved: dict[str, dict[str, Any]] = {}
+
+    def has(self, key: str) -> bool:
+        return False
+
+    def save(self, key: str, model: Any, material: dict[str, Any], **extra: Any) -> None:
+        self.saved[key] = material
+
+
+class Quiet:
+    def log(self, message: str) -> None:
+        pass
+
+    def keras_callback(self, description: str, epochs: int) -> None:
+        return None
+
+
+def key(params: dict[str, Any] | None = None, *, version: str = "1.0.0", seed: int = 0,
+        x: np.ndarray = X, y: np.ndarray = Y, temperature: float = 1.0,
+        role: dict[str, Any] | None = None, num_classes: int = 3) -> str:
+    cache = FakeCache()
+    data = DataSplit(x, y, num_classes, tuple("abcdefgh"[:num_classes]), "fake")
+    trainer = HostTrainer(NoTrainCnn(Cnn.Params(**(params or {}))), version, data, cache, seed,
+                          Quiet())  # type: ignore[arg-type]
+    model = trainer.train(trainer.one_hot(y), temperature, role or {"labels": "hard"})
+    [(k, material)] = cache.saved.items()
+    assert k == trainer.key_of(model) == cache_key(material) == trainer.records[0]["key"]
+    return k
+
+
+BASE = key()
+
+OTHER_X = X.copy()
+OTHER_X[0, 0, 0, 0] = 0.5
+
+
+@pytest.mark.parametrize("change", [
+    {"params": {"epochs": 49}},
+    {"params": {"learning_rate": 0.001}},
+    {"params": {"optimizer": "adam"}},
+    {"params": {"dropout": 0.25}},
+    {"params": {"momentum": 0.9}},
+    {"params": {"batch_size": 64}},
+    {"seed": 1},
+    {"temperature": 100.0},
+    {"role": {"labels": "soft", "teacher": "abc"}},
+    {"role": {"labels": "soft", "teacher": "abd"}},
+    {"x": OTHER_X},
+    {"y": np.array([0, 1, 2, 0, 1, 1])},
+    {"version": "1.0.1"},
+    {"num_classes": 4},
+], ids=lambda c: next(iter(c)) + "=" + str(next(iter(c.values()))))
+def test_key_changes_with_what_determines_the_weights(change):
+    assert key(**change) != BASE
+
+
+def test_key_is_stable_and_ignores_defaults_spelt_out():
+    assert key() == BASE
+    assert key({"epochs": 50, "optimizer": "sgd", "learning_rate": 0.01}) == BASE
+    assert key(role={"labels": "soft", "teacher": "abc"}, temperature=100) == key(
+        role={"labels": "soft", "teacher": "abc"}, temperature=100.0)
+
+
+def test_material_records_everything_it_hashes():
+    cache = FakeCache()
+    data = DataSplit(X, Y, 3, ("a", "b", "c"), "fake")
+    trainer = HostTrainer(NoTrainCnn(Cnn.Params(epochs=3)), "1.0.0", data, cache, 7,
+                          Quiet())  # type: ignore[arg-type]
+    trainer.train(trainer.one_hot(Y), 10.0, {"labels": "hard"})
+    [material] = cache.saved.values()
+    assert material == {
+        "model": "cnn", "model_version": "1.0.0",
+        "training": {"epochs": 3, "optimizer": "sgd", "batch_size": 128, "learning_rate": 0.01,
+                     "momentum": 0.5, "dropout": 0.5},
+        "input_shape": [16, 16, 1], "num_classes": 3, "data": data.fingerprint(), "seed": 7,
+        "role": {"labels": "hard"}, "temperature": 10.0,
+    }
+    assert trainer.records[0]["temperature"] == 10.0 and trainer.records[0]["cached"] is False

@@ -1,0 +1,69 @@
+"""The eps-bound tolerance is float rounding, not slack: at the smallest eps a real overshoot
+fails (the study sweeps eps down to 0.001)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.checks import ATOL, check_adversarial
+from bench.errors import AttackCheckError
+
+X = np.full((2, 4, 4, 1), 0.5, np.float32)
+
+
+def shifted(by: float) -> np.ndarray:
+    out = X.copy()
+    out[1, 0, 0, 0] += by  # one sample, one pixel
+    return out
+
+
+def test_tolerance_is_float_rounding():
+    assert ATOL == 1e-5
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+def test_ten_percent_overshoot_at_eps_0_001_fails(norm):
+    with pytest.raises(AttackCheckError) as exc:
+        check_adversarial(X, shifted(0.0011), (0.0, 1.0), (norm, 0.001))
+    assert str(exc.value).startswith(f"1 of 2 adversarial examples exceed eps=0.001 in the "
+                                     f"L{norm} norm (by up to 0.0001")
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+def test_exactly_eps_and_float32_rounding_pass(norm):
+    check_adversarial(X, shifted(0.001), (0.0, 1.0), (norm, 0.001))
+    check_adversarial(X, shifted(0.001 + 5e-6), (0.0, 1.0), (norm, 0.001))
+
+
+def test_tolerance_scales_with_eps_above_one():
+    """An L2 eps of 10 gets 10 x ATOL: 5e-5 over passes, 2e-4 over fails."""
+    x = np.zeros((1, 100), np.float64)
+    ok = x.copy()
+    ok[0, 0] = 10 + 5e-5
+    check_adversarial(x, ok, (-20.0, 20.0), (2, 10.0))
+    bad = x.copy()
+    bad[0, 0] = 10 + 2e-4
+    with pytest.raises(AttackCheckError, match="exceed eps=10 in the L2 norm"):
+        check_adversarial(x, bad, (-20.0, 20.0), (2, 10.0))
+
+
+def test_l0_counts_pixels_changed_by_more_than_the_tolerance():
+    x = np.zeros((1, 8), np.float64)
+    adv = x.copy()
+    adv[0, :3] = 0.5
+    adv[0, 3] = ATOL / 2  # float noise, not a changed pixel
+    check_adversarial(x, adv, (0.0, 1.0), (0, 3.0))
+    with pytest.raises(AttackCheckError, match="1 of 1 adversarial examples exceed eps=2 "):
+        check_adversarial(x, adv, (0.0, 1.0), (0, 2.0))
+
+
+@pytest.mark.parametrize("value", [1.0 + 2e-5, -2e-5])
+def test_data_range_tolerance_is_float_rounding(value):
+    x = np.full((1, 4), 0.5)
+    adv = x.copy()
+    adv[0, 0] = value
+    with pytest.raises(AttackCheckError, match="1 of 1 adversarial examples leave the data range"):
+        check_adversarial(x, adv, (0.0, 1.0), None)
+    adv[0, 0] = 1.0 + 5e-6 if value > 1 else -5e-6
+    check_adversarial(x, adv, (0.0, 1.0), None)

@@ -1,0 +1,81 @@
+"""Row-level flags judged against the undefended twin (same model, defense ``none``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.flags import row_flags
+from bench.report import RunReport
+
+NONE = "model=cnn/defense=none"
+DIST = "model=cnn/defense=distillation"
+
+
+def diag(saturated: float | None, scale: float | None = 8.0, zero: float = 0.0) -> dict:
+    return {"samples": 200, "grad_zero_fraction": zero, "grad_nonfinite_fraction": 0.0,
+            "logit_scale_median": scale, "softmax_saturated_fraction": saturated}
+
+
+def report(twin: dict | None, row: dict, twin_model: str = "cnn") -> RunReport:
+    rows = [{"row_id": DIST, "model_id": "cnn", "defense_id": "distillation",
+             "diagnostics": row}]
+    if twin is not None:
+        rows.insert(0, {"row_id": f"model={twin_model}/defense=none", "model_id": twin_model,
+                        "defense_id": "none", "diagnostics": twin})
+    return RunReport({}, rows, [])
+
+
+def flags_of(rep: RunReport, row_id: str = DIST) -> dict[str, tuple[str, str]]:
+    row = next(r for r in rep.rows if r["row_id"] == row_id)
+    return {name: (status, evidence) for name, status, evidence in row_flags(rep, row)}
+
+
+@pytest.mark.parametrize(("twin", "row", "status"), [
+    (0.85, 0.9, "ok"),     # saturated, but no more than its confident undefended twin
+    (0.71, 0.9, "ok"),     # 19 points more: within the gap
+    (0.69, 0.9, "warn"),   # 21 points more
+    (0.00, 0.05, "ok"),    # more than the twin, but not saturated
+    (0.00, 0.06, "ok"),    # saturated and above the twin, but within the gap
+    (0.00, 0.9, "warn"),
+])
+def test_saturated_softmax_compares_with_the_undefended_twin(twin, row, status):
+    flags = flags_of(report(diag(twin), diag(row)))
+    assert flags["saturated-softmax"][0] == status
+    assert flags["saturated-softmax"][1] == (
+        f"{100 * row:.1f}% of samples have an exactly one-hot float32 softmax "
+        f"(undefended twin: {100 * twin:.1f}%)")
+
+
+def test_no_twin_no_saturation_warning_and_no_logit_scale_flag():
+    flags = flags_of(report(None, diag(0.95, scale=500.0)))
+    assert flags["saturated-softmax"] == (
+        "ok", "95.0% of samples have an exactly one-hot float32 softmax")
+    assert "logit-scale" not in flags
+
+
+def test_twin_of_another_model_is_not_a_twin():
+    flags = flags_of(report(diag(0.9, scale=400.0), diag(0.95, scale=500.0), twin_model="mlp"))
+    assert flags["saturated-softmax"][0] == "ok" and "logit-scale" not in flags
+
+
+def test_the_undefended_row_is_not_its_own_twin():
+    rep = report(diag(0.9, scale=8.0), diag(0.0))
+    flags = flags_of(rep, NONE)
+    assert flags["saturated-softmax"] == (
+        "ok", "90.0% of samples have an exactly one-hot float32 softmax")
+    assert "logit-scale" not in flags
+
+
+@pytest.mark.parametrize(("scale", "status", "ratio"), [
+    (80.0, "ok", "10x"), (80.8, "warn", "10.1x"), (8.0, "ok", "1x")])
+def test_logit_scale_against_the_twin(scale, status, ratio):
+    flags = flags_of(report(diag(0.0, scale=8.0), diag(0.0, scale=scale)))
+    assert flags["logit-scale"] == (status, f"median max|logit| {scale:.3g} vs 8 on the "
+                                            f"undefended twin ({ratio})")
+
+
+@pytest.mark.parametrize(("zero", "status"), [(0.05, "ok"), (0.06, "warn")])
+def test_zero_gradient_threshold(zero, status):
+    flags = flags_of(report(diag(0.0), diag(0.0, zero=zero)))
+    assert flags["zero-gradient"] == (status, f"{100 * zero:.1f}% of 200 clean samples have an "
+                                              "exactly zero loss gradient, 0.0% a non-finite one")
