@@ -6,6 +6,8 @@
   iteration: pytest-benchmark's statistics of a single measurement); ``extra_info`` holds the
   samples, the time per sample and the evaluation time. Transfer cells generate nothing: they
   are left out (their source cell carries the time).
+- Every benchmark's ``extra_info`` also says the run's status and whether it is incomplete
+  (an interrupted run lacks the benchmarks of its missing cells).
 - One benchmark per row that trained or loaded networks: group ``training``, name = row id,
   fullname = ``train::<row id>``; one round per network (a distilled row has a teacher and a
   student), so ``total`` is the row's training time; ``extra_info.networks`` lists each network
@@ -132,18 +134,28 @@ def _commit_info(report: RunReport) -> dict[str, Any]:
 
 
 def benchmark_json(report: RunReport) -> dict[str, Any]:
+    benchmarks = _cell_benchmarks(report) + _training_benchmarks(report)
+    # an interrupted run lacks benchmarks: say so on each one (pytest-benchmark's schema has
+    # no run-level place for it)
+    for b in benchmarks:
+        b["extra_info"].update(run_status=report.run["status"],
+                               run_incomplete=report.incomplete)
     return {
         "machine_info": _machine_info(report),
         "commit_info": _commit_info(report),
-        "benchmarks": _cell_benchmarks(report) + _training_benchmarks(report),
+        "benchmarks": benchmarks,
         "datetime": report.run.get("finished") or report.run.get("started"),
         "version": SCHEMA_VERSION,
     }
 
 
+def benchmark_json_text(report: RunReport) -> str:
+    return json.dumps(benchmark_json(report), indent=4, ensure_ascii=True, default=str) + "\n"
+
+
 def write_benchmark_json(report: RunReport, path: Path) -> None:
-    text = json.dumps(benchmark_json(report), indent=4, ensure_ascii=True, default=str)
+    text = benchmark_json_text(report)
     try:
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--benchmark-json {path}: cannot write ({exc.strerror})") from None

@@ -17,12 +17,15 @@ Threshold semantics (``--fail-on METRIC:THRESHOLD``, repeatable):
   carries the metric (``clean_accuracy`` exists on both). With any ``--fail-on``, a cell or row
   ``ok`` in A and present but not ``ok`` in B also fails the gate; cells only in A or only in B
   are listed, never gated (the grid may have changed on purpose).
+
+Runs of different suites, or of different resolved configurations, are compared all the same
+(cells match by id) but with a warning naming what differs; an unfinished or interrupted run
+is marked, with the number of its missing cells.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import re
 import sys
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.errors import ConfigError, ExitCode
-from bench.report import RunReport
+from bench.report import RunReport, unknown_metric
 
 #: metrics in [0, 1]: a ``%`` threshold on them is in percentage points
 RATE_METRICS = frozenset({"success_rate", "adv_accuracy", "clean_accuracy",
@@ -79,11 +82,35 @@ class EntryDiff:
 
 
 @dataclass
+class RunInfo:
+    """What a comparison says about each run: its suite, status and completeness."""
+
+    id: int
+    suite_name: str
+    status: str
+    incomplete: bool
+    missing: int
+    notice: str | None
+
+    @property
+    def label(self) -> str:
+        """``run 3`` or ``run 3 (interrupted, 5 cells missing)``."""
+        if not self.incomplete:
+            return f"run {self.id}"
+        gap = f", {self.missing} cell{'s' if self.missing != 1 else ''} missing" \
+            if self.missing else ""
+        return f"run {self.id} ({self.status}{gap})"
+
+
+@dataclass
 class Comparison:
     run_a: int
     run_b: int
     rows: list[EntryDiff]
     cells: list[EntryDiff]
+    info_a: RunInfo | None = None
+    info_b: RunInfo | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def only_a(self) -> list[str]:
@@ -129,11 +156,38 @@ def _match(kind: Literal["cell", "row"], key: str, a: list[dict[str, Any]],
     return [_diff(kind, i, by_a.get(i), by_b.get(i)) for i in ids]
 
 
+def _info(report: RunReport) -> RunInfo:
+    run = report.run
+    return RunInfo(int(run["id"]), str(run["suite_name"]), str(run["status"]),
+                   report.incomplete, report.missing_count(), report.incomplete_notice())
+
+
+def run_warnings(report_a: RunReport, report_b: RunReport) -> list[str]:
+    """Different suites, different resolved configurations (the top-level suite fields that
+    differ), incomplete runs: one line each."""
+    a, b = report_a.run, report_b.run
+    out = []
+    if a["suite_name"] != b["suite_name"]:
+        out.append(f"run {a['id']} is of suite '{a['suite_name']}', run {b['id']} of suite "
+                   f"'{b['suite_name']}': cells are matched by id only")
+    sa, sb = a.get("suite") or {}, b.get("suite") or {}
+    differ = [k for k in dict.fromkeys([*sa, *sb]) if k != "name" and sa.get(k) != sb.get(k)]
+    if differ:
+        out.append(f"runs {a['id']} and {b['id']} have different configurations (suite fields "
+                   f"that differ: {', '.join(differ)})")
+    for report in (report_a, report_b):
+        notice = report.incomplete_notice()
+        if notice:
+            out.append(notice)
+    return out
+
+
 def compare_runs(report_a: RunReport, report_b: RunReport) -> Comparison:
     """Match rows by row id and cells by canonical cell id; diff every numeric value."""
     return Comparison(int(report_a.run["id"]), int(report_b.run["id"]),
                       _match("row", "row_id", report_a.rows, report_b.rows),
-                      _match("cell", "cell_id", report_a.cells, report_b.cells))
+                      _match("cell", "cell_id", report_a.cells, report_b.cells),
+                      _info(report_a), _info(report_b), run_warnings(report_a, report_b))
 
 
 # ---- thresholds -----------------------------------------------------------------------------
@@ -209,10 +263,7 @@ def validate_metrics(names: list[str], comparison: Comparison, what: str) -> Non
     known = set(comparison.metric_names()) | set(DEFAULT_METRICS)
     for name in names:
         if name not in known:
-            near = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f" Did you mean: {', '.join(near)}?" if near else ""
-            raise ConfigError(f"{what}: unknown metric '{name}'.{hint} Known: "
-                              f"{', '.join(sorted(known))}")
+            raise unknown_metric(what, name, known)
 
 
 def check(comparison: Comparison, thresholds: list[Threshold]) -> list[Crossing]:
@@ -254,12 +305,18 @@ def run(args: argparse.Namespace, console: Any) -> int:
     from bench.store import Store
 
     thresholds = [parse_threshold(t) for t in args.fail_on]
-    store = Store(args.store)
-    comparison = compare_runs(load_report(store, args.run_a), load_report(store, args.run_b))
+    store = Store(args.store, readonly=True)
+    if store.warning:
+        sys.stderr.write(f"warning: {store.warning}\n")
+    with store.reading():
+        comparison = compare_runs(load_report(store, args.run_a),
+                                  load_report(store, args.run_b))
     validate_metrics([t.metric for t in thresholds], comparison, "--fail-on")
     validate_metrics(args.metric, comparison, "--metric")
     metrics = args.metric or [m for m in DEFAULT_METRICS if m in comparison.metric_names()]
     crossings = check(comparison, thresholds)
+    for warning in comparison.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     if args.format == "json":
         sys.stdout.write(compare_render.to_json(comparison, metrics, crossings) + "\n")
     elif args.format == "markdown":

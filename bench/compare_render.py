@@ -78,12 +78,21 @@ def _sections(c: Comparison) -> list[tuple[str, list[str]]]:
             ("status changes", changes)]
 
 
+def _label(c: Comparison, which: str) -> str:
+    """``run 1`` or ``run 1 (interrupted, 3 cells missing)``."""
+    info = c.info_a if which == "a" else c.info_b
+    return info.label if info is not None else f"run {c.run_a if which == 'a' else c.run_b}"
+
+
 def print_terminal(c: Comparison, metrics: list[str], console: Console) -> None:
+    for warning in c.warnings:
+        console.print(f"[yellow]![/yellow] {escape(warning)}", highlight=False)
     for title, kind, entries in (("rows", "row", c.rows), ("cells", "cell", c.cells)):
         lines = _lines(entries, metrics)
         if not lines:
             continue
-        table = Table(title=f"{title}: run {c.run_a} (A) vs run {c.run_b} (B)")
+        table = Table(title=f"{title}: {escape(_label(c, 'a'))} (A) vs "
+                            f"{escape(_label(c, 'b'))} (B)")
         table.add_column(kind)
         table.add_column("metric")
         for col in ("A", "B", "delta"):
@@ -99,7 +108,9 @@ def print_terminal(c: Comparison, metrics: list[str], console: Console) -> None:
 
 
 def to_markdown(c: Comparison, metrics: list[str]) -> str:
-    out = [f"# Run {c.run_a} (A) vs run {c.run_b} (B)", ""]
+    a, b = _label(c, "a"), _label(c, "b")
+    out = [f"# {a[0].upper()}{a[1:]} (A) vs {b} (B)", ""]
+    out += [f"> **Warning:** {w}" for w in c.warnings] + ([""] if c.warnings else [])
     for title, kind, entries in (("Rows", "row", c.rows), ("Cells", "cell", c.cells)):
         lines = _lines(entries, metrics)
         if not lines:
@@ -121,8 +132,13 @@ def _entry_json(e: EntryDiff, metrics: list[str]) -> dict[str, Any]:
 
 
 def to_json(c: Comparison, metrics: list[str], crossings: list[Crossing]) -> str:
+    def info(i: Any) -> dict[str, Any] | None:
+        return None if i is None else {"status": i.status, "suite": i.suite_name,
+                                       "incomplete": i.incomplete, "missing_cells": i.missing}
+
     return json.dumps({
         "run_a": c.run_a, "run_b": c.run_b, "metrics": metrics,
+        "runs": {"a": info(c.info_a), "b": info(c.info_b)}, "warnings": c.warnings,
         "rows": [_entry_json(e, metrics) for e in c.rows],
         "cells": [_entry_json(e, metrics) for e in c.cells],
         "only_a": c.only_a, "only_b": c.only_b,

@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from bench import plots
+from bench.errors import StoreError
 from bench.flags import ROW_FLAGS, masking_verdicts
 from bench.report import RunReport
 from bench.store import Store, default_store_path
@@ -76,7 +77,7 @@ def _store_for(report: RunReport) -> Store | None:
     path = default_store_path()
     if not path.exists():
         return None
-    store = Store(path)
+    store = Store(path, readonly=True)
     row = store.conn.execute("SELECT started FROM runs WHERE id = ?",
                              (report.run["id"],)).fetchone()
     if row is None or row[0] != report.run.get("started"):
@@ -355,7 +356,7 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
                 flags.append({"cell_id": c["cell_id"], **f})
     run = report.run
     return {
-        "run": run, "failures": report.failures(),
+        "run": run, "failures": report.failures(), "completeness": report.completeness(),
         "success": _matrix(report, "success_rate"),
         "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True, robust=robust),
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
@@ -380,12 +381,17 @@ def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None
     return env.get_template("report.html.j2").render(**context(report, hist, examples, robust))
 
 
-def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
-    """Write the run's report to ``path``. ``store`` supplies the per-sample predictions and
-    example images (histograms, robust accuracy, example grids); without it the default store
-    is used if it holds the run."""
+def render_report(report: RunReport, store: Store | None = None) -> str:
+    """The run's page. ``store`` supplies the per-sample predictions and example images
+    (histograms, robust accuracy, example grids); without it the report's own store, else the
+    default store if it holds the run (opened read-only)."""
     store = store or getattr(report, "_store", None)  # load_report may keep its store
-    db = store or _store_for(report)
+    db = store
+    if db is None:
+        try:
+            db = _store_for(report)
+        except StoreError:
+            db = None
     try:
         hist = load_target_histograms(db, report) if db is not None else {}
         examples = load_examples(db, report) if db is not None else {}
@@ -393,5 +399,11 @@ def write_html(report: RunReport, path: Path, store: Store | None = None) -> Non
     finally:
         if store is None and db is not None:
             db.close()
+    return render_html(report, hist, examples, robust)
+
+
+def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
+    """Write the run's report to ``path`` (see ``render_report``)."""
+    text = render_report(report, store)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, hist, examples, robust), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")

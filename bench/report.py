@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.store import Store
+from bench.errors import ConfigError
+from bench.store import FINISHED, Store
 
 #: metrics a matrix can show, with how to format them
 PERCENT_METRICS = {"success_rate", "adv_accuracy", "clean_accuracy", "adv_confidence_mean"}
+#: how many missing cell ids a report lists before "... and N more"
+MISSING_CAP = 10
+
+
+def unknown_metric(what: str, name: str, known: set[str]) -> ConfigError:
+    near = difflib.get_close_matches(name, sorted(known), n=3)
+    hint = f" Did you mean: {', '.join(near)}?" if near else ""
+    return ConfigError(f"{what}: unknown metric '{name}'.{hint} Known: {', '.join(sorted(known))}")
+
+
+def check_metric(report: RunReport, metric: str) -> None:
+    """``--metric`` must name a metric the run's cells carry (or a standard one)."""
+    known = PERCENT_METRICS | {m for c in report.cells for m in c["metrics"]}
+    if metric not in known:
+        raise unknown_metric("--metric", metric, known)
+
+
+def listing(ids: list[str], cap: int = MISSING_CAP) -> str:
+    """``a, b, c ... and 4 more``."""
+    more = f" ... and {len(ids) - cap} more" if len(ids) > cap else ""
+    return ", ".join(ids[:cap]) + more
 
 
 @dataclass
@@ -137,20 +160,75 @@ class RunReport:
                 out[rid] = {**tiers[0], "tiers": tiers}
         return out
 
+    # ---- completeness ---------------------------------------------------------------------
+
+    def missing_cells(self) -> list[str]:
+        """Planned cells that were never stored, in plan order (runs recorded before the plan
+        was stored: empty, see ``missing_count``)."""
+        have = {c["cell_id"] for c in self.cells}
+        return [c for c in self.run.get("planned") or [] if c not in have]
+
+    def missing_count(self) -> int:
+        if self.run.get("planned") is not None:
+            return len(self.missing_cells())
+        total = self.run.get("cells_total")
+        return max(0, int(total) - len(self.cells)) if total is not None else 0
+
+    @property
+    def incomplete(self) -> bool:
+        return self.run["status"] not in FINISHED or self.missing_count() > 0
+
+    def completeness(self, cap: int = MISSING_CAP) -> dict[str, Any]:
+        """Whether the run is incomplete, why, and which cells are missing (``listed``: the
+        first ``cap`` of them, ``more``: how many are not listed)."""
+        missing = self.missing_cells()
+        total = self.run.get("cells_total")
+        if total is None and self.run.get("planned") is not None:
+            total = len(self.run["planned"])
+        return {"incomplete": self.incomplete, "status": self.run["status"],
+                "recorded_status": self.run.get("recorded_status", self.run["status"]),
+                "cells_total": total, "cells_done": len(self.cells),
+                "missing_count": self.missing_count(), "missing": missing,
+                "listed": missing[:cap], "more": max(0, len(missing) - cap),
+                "notice": self.incomplete_notice(cap),
+                "summary": self.incomplete_notice(cap, ids=False)}
+
+    def incomplete_notice(self, cap: int = MISSING_CAP, ids: bool = True) -> str | None:
+        """One sentence saying that the run is incomplete and which cells are missing (the
+        first ``cap`` ids unless not ``ids``); None for a complete run."""
+        if not self.incomplete:
+            return None
+        run, status = self.run, self.run["status"]
+        if status == "running":
+            text = f"Run {run['id']} is still running"
+        elif status == "interrupted" and run.get("recorded_status") == "running":
+            text = f"Run {run['id']} is incomplete (interrupted: its process is gone)"
+        else:
+            text = f"Run {run['id']} is incomplete ({status})"
+        n = self.missing_count()
+        missing = self.missing_cells()
+        total = run.get("cells_total") or len(run.get("planned") or []) or "?"
+        if missing and ids:
+            return f"{text}: {n} of {total} cells missing: {listing(missing, cap)}"
+        if n:
+            return f"{text}: {n} of {total} cells missing"
+        return f"{text}; every planned cell is stored"
+
     def failures(self) -> list[tuple[str, str]]:
         return [(c["cell_id"], c["error"] or "") for c in self.cells if c["status"] != "ok"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run, "rows": self.rows, "cells": self.cells,
-                "robust_accuracy": self.robust_accuracy()}
+                "robust_accuracy": self.robust_accuracy(),
+                "completeness": self.completeness()}
 
 
 def load_report(store: Store, run: int | str | None) -> RunReport:
     run_id = store.resolve_run(run)
     run_row = dict(store.run(run_id))
     for key in ("suite_json", "machine_json", "versions_json", "plugins_json",
-                "class_names_json"):
-        run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key) or "null")
+                "class_names_json", "planned_json"):
+        run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key, None) or "null")
     rows = []
     for r in store.rows(run_id):
         d = dict(r)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bench.errors import StoreError
 from bench.report import load_report
-from bench.store import Store
+from bench.store import ADDED_COLUMNS, APPLICATION_ID, SCHEMA_VERSION, Store
 
 
 def new_run(store: Store) -> int:
@@ -82,8 +85,9 @@ def test_corrupt_store_file(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError) as exc:
         Store(path)
-    assert str(exc.value).startswith(f"{path}: not a usable result store")
-    assert path.read_bytes().startswith(b"this is not a database")
+    assert str(exc.value) == (f"{path}: not an artbench result store (not an SQLite "
+                              "database); left unchanged")
+    assert path.read_bytes() == b"this is not a database" * 100
 
 
 def test_example_images_and_class_names_roundtrip(tmp_path):
@@ -102,18 +106,24 @@ def test_example_images_and_class_names_roundtrip(tmp_path):
     assert load_report(store, run).run["class_names"] == ["0", "A", "t"]
 
 
-def test_store_of_schema_version_2_gains_the_new_columns(tmp_path):
-    import sqlite3
-
-    path = tmp_path / "old.sqlite"
+def make_v2_store(path: Path) -> None:
+    """A store as schema version 2 made it: no application id, none of the later columns."""
     Store(path).close()
-    db = sqlite3.connect(path)  # make it look like version 2: drop what version 3 added
-    db.execute("ALTER TABLE runs DROP COLUMN class_names_json")
-    db.execute("ALTER TABLE samples DROP COLUMN clean_confidence")
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA application_id = 0")
+    for _, table, column, _ in ADDED_COLUMNS[2:]:
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     db.execute("DROP TABLE examples")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.commit()
     db.close()
+
+
+def test_store_of_schema_version_2_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    make_v2_store(path)
     store = Store(path)
+    assert store.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     run = new_run(store)
     per = {"y": np.array([1]), "clean_pred": np.array([1]), "adv_pred": np.array([0]),
            "success": np.array([True]), "clean_confidence": np.array([0.7])}
@@ -142,3 +152,221 @@ def _per_sample(correct_adv: list[bool]) -> dict[str, np.ndarray]:
     y = np.zeros(len(correct_adv), int)
     return {"y": y, "clean_pred": y.copy(), "adv_pred": np.where(correct_adv, 0, 1),
             "success": ~np.array(correct_adv, bool)}
+
+
+# ---- identity, read-only opening --------------------------------------------------------
+
+
+def foreign_db(path: Path) -> bytes:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")  # a common name
+    db.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+    db.execute("INSERT INTO notes (text) VALUES ('hello')")
+    db.commit()
+    db.close()
+    return path.read_bytes()
+
+
+def test_new_store_carries_the_application_id(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    assert store.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert store.conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_foreign_database_is_refused_and_left_byte_identical(tmp_path, readonly):
+    path = tmp_path / "other-app.sqlite"
+    before = foreign_db(path)
+    with pytest.raises(StoreError) as exc:
+        Store(path, readonly=readonly)
+    assert str(exc.value) == (f"{path}: not an artbench result store (an SQLite database of "
+                              "another application); left unchanged")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other-app.sqlite"]
+
+
+def test_foreign_application_id_is_refused(tmp_path):
+    path = tmp_path / "x.sqlite"
+    Store(path).close()  # all our tables, but another application's id
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA application_id = 1234")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="another application"):
+        Store(path, readonly=True)
+
+
+def test_reading_a_missing_or_empty_store_creates_nothing(tmp_path):
+    missing = tmp_path / "typo" / "store.sqlite"
+    with pytest.raises(StoreError) as exc:
+        Store(missing, readonly=True)
+    assert str(exc.value) == f"{missing}: no result store here (bench run creates one)"
+    assert not (tmp_path / "typo").exists()
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="empty file, no result store yet"):
+        Store(empty, readonly=True)
+    assert empty.read_bytes() == b""
+    Store(empty).close()  # bench run may use an empty file
+    assert Store(empty, readonly=True).list_runs() == []
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "r.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    for readonly in (True, False):
+        with pytest.raises(StoreError) as exc:
+            Store(path, readonly=readonly)
+        assert str(exc.value) == (f"{path}: result store of schema version 99, newer than "
+                                  f"this artbench reads ({SCHEMA_VERSION}); upgrade artbench")
+
+
+def checkpointed(path: Path) -> None:
+    """As a finished ``bench run`` leaves it: the log folded in, no side files."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    for side in ("-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+
+
+def test_readonly_store_refuses_writes_and_creates_no_side_files(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    new_run(store)
+    store.close()
+    checkpointed(path)
+    before = path.read_bytes()
+    ro = Store(path, readonly=True)
+    assert [r["id"] for r in ro.list_runs()] == [1]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        ro.conn.execute("DELETE FROM runs")
+    ro.close()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"]
+
+
+def test_readonly_store_sees_cells_of_a_live_writer(tmp_path):
+    """A run in progress keeps its cells in the write-ahead log: a reader must see them."""
+    path = tmp_path / "r.sqlite"
+    writer = Store(path)
+    run = new_run(writer)
+    writer.add_cell(run, cell("fgsm"), {"success_rate": 0.5}, {})
+    reader = Store(path, readonly=True)
+    [r] = reader.list_runs()
+    assert (r["status"], r["cells_done"]) == ("running", 1)  # this process drives it: alive
+    assert reader.warning is None
+    writer.close()
+
+
+def test_older_schema_is_read_without_migrating(tmp_path):
+    path = tmp_path / "old.sqlite"
+    make_v2_store(path)
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO runs (suite_name, suite_json, status, started, cells_total)"
+               " VALUES ('s', '{}', 'finished', 'then', 1)")
+    db.execute("INSERT INTO cells (run_id, cell_id, row_id, model_id, defense_id, attack_id,"
+               " attack_name, plugins_json, params_json, samples, status, finished)"
+               " VALUES (1, 'model=cnn/defense=none/attack=fgsm', 'model=cnn/defense=none',"
+               " 'cnn', 'none', 'fgsm', 'fgsm', '{}', '{}', 1, 'ok', 'then')")
+    db.execute("INSERT INTO samples (cell, idx, label, clean_pred, adv_pred)"
+               " VALUES (1, 0, 1, 1, 0)")
+    db.commit()
+    db.close()
+    checkpointed(path)
+    before = path.read_bytes()
+    store = Store(path, readonly=True)
+    report = load_report(store, None)
+    assert report.run["class_names"] is None and report.run["planned"] is None
+    assert store.samples(1)[0]["clean_confidence"] is None
+    assert store.examples(1) == []
+    assert not report.incomplete and report.incomplete_notice() is None
+    store.close()
+    assert path.read_bytes() == before
+
+
+def test_damaged_page_is_one_error(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    run = new_run(store)
+    for i in range(200):
+        store.add_cell(run, cell(f"a{i}"), {"success_rate": 0.5}, {"generate": 1.0})
+    store.close()
+    checkpointed(path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for start in range(3 * page, len(data), page):  # overwrite every page after the first 3
+        data[start:start + page] = b"\xff" * page
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as exc:
+        ro = Store(path, readonly=True)
+        with ro.reading():
+            load_report(ro, None)
+    assert str(exc.value).startswith(f"{path}: damaged result store (")
+
+
+# ---- run status -------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def set_driver(path: Path, **fields) -> None:
+    db = sqlite3.connect(path)
+    for k, v in fields.items():
+        db.execute(f"UPDATE runs SET {k} = ?", (v,))
+    db.commit()
+    db.close()
+
+
+def test_a_running_run_whose_driver_is_gone_reads_as_interrupted(tmp_path):
+    import os
+    import socket
+
+    from bench.store import proc_start
+
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    new_run(store)
+    store.close()
+    [r] = Store(path, readonly=True).list_runs()
+    assert (r["driver_pid"], r["driver_host"]) == (os.getpid(), socket.gethostname())
+    assert r["driver_start"] == proc_start(os.getpid()) and r["status"] == "running"
+    set_driver(path, driver_pid=dead_pid())
+    [r] = Store(path, readonly=True).list_runs()
+    assert (r["status"], r["recorded_status"]) == ("interrupted", "running")
+    # a reused pid: alive, but started at another time than the driver
+    set_driver(path, driver_pid=os.getpid(), driver_start=1)
+    assert Store(path, readonly=True).run(1)["status"] == "interrupted"
+    # on another host nothing can be told
+    set_driver(path, driver_pid=dead_pid(), driver_host="elsewhere")
+    assert Store(path, readonly=True).run(1)["status"] == "running"
+    # reading never writes the computed status back
+    assert sqlite3.connect(path).execute("SELECT status FROM runs").fetchone()[0] == "running"
+
+
+def test_missing_cells_are_named_and_capped(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    planned = [cell(f"a{i}")["cell_id"] for i in range(14)]
+    run = store.create_run("s", None, {}, 0, None, {}, {}, [], len(planned), cell_ids=planned)
+    store.add_cell(run, cell("a0"), {"success_rate": 1.0}, {})
+    store.finish_run(run, "interrupted")
+    report = load_report(store, run)
+    assert report.incomplete and report.missing_cells() == planned[1:]
+    assert report.incomplete_notice() == (
+        "Run 1 is incomplete (interrupted): 13 of 14 cells missing: "
+        + ", ".join(planned[1:11]) + " ... and 3 more")
+    c = report.completeness()
+    assert (c["listed"], c["more"], c["missing_count"]) == (planned[1:11], 3, 13)
+    assert report.to_dict()["completeness"]["missing"] == planned[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from bench.interfaces import Params, Reporter
@@ -32,8 +33,11 @@ class Markdown(Reporter):
         run = report.run
         lines = [f"# Run {run['id']}: {run['suite_name']}", "",
                  f"Status: {run['status']}; started {run['started']}, finished "
-                 f"{run['finished'] or '-'}; commit {run.get('git_commit') or '-'}", "",
-                 f"## {metric} by model x defense (columns: attacks)", ""]
+                 f"{run['finished'] or '-'}; commit {run.get('git_commit') or '-'}", ""]
+        notice = report.incomplete_notice()
+        if notice:
+            lines += [f"> **Incomplete run.** {notice}", ""]
+        lines += [f"## {metric} by model x defense (columns: attacks)", ""]
         lines += _table(
             ["model", "defense", "clean acc", *report.attack_ids],
             [[e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy"),
@@ -60,11 +64,16 @@ class Markdown(Reporter):
         return "\n".join(lines) + "\n"
 
 
+_CELL_ID = re.compile(r"^model=(?P<model>.*?)/defense=(?P<defense>.*?)/attack=(?P<attack>.*?)"
+                      r"(?:/source=.*)?$")
+
+
 class Csv(Reporter):
     name = "csv"
-    version = "1.0.0"
+    version = "1.1.0"
     extension = "csv"
-    description = "One line per cell with every metric and timing (long format)"
+    description = ("One line per cell with every metric and timing (long format); planned "
+                   "cells an incomplete run never stored are lines with status 'missing'")
 
     def render(self, report: RunReport) -> str:
         metric_names = sorted({k for c in report.cells for k in c["metrics"]})
@@ -78,6 +87,12 @@ class Csv(Reporter):
                              c["attack_id"], c["status"], c["error"] or "", c["samples"],
                              *(c["metrics"].get(m, "") for m in metric_names),
                              *(c["timings"].get(t, "") for t in timing_names)])
+        blank = [""] * (len(metric_names) + len(timing_names))
+        for cell_id in report.missing_cells():
+            m = _CELL_ID.match(cell_id)
+            parts = [m["model"], m["defense"], m["attack"]] if m else ["", "", ""]
+            writer.writerow([report.run["id"], cell_id, *parts, "missing",
+                             f"not run: the run is {report.run['status']}", "", *blank])
         return buf.getvalue()
 
 
