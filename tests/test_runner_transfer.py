@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.cache import ModelCache
-from bench.interfaces import Attack, AttackOutput, DataSplit, Dataset, Defense, Model
+from bench.interfaces import Attack, AttackOutput, Dataset, DataSplit, Defense, Model
 from bench.progress import RunProgress
 from bench.report import load_report
 from bench.runner import Runner, plan_suite
