@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import math
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from bench.errors import ConfigError, PluginError
 from bench.interfaces import Params, Plugin
 from bench.pluginmanager import Plugins
-from bench.suite import Suite, describe_validation_error
+from bench.suite import Suite, TransferRule, describe_validation_error
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,22 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _expand(
-    kind: str, specs: list[Any], plugins: Plugins, source: str, section: str
-) -> list[tuple[Component, Any]]:
-    """Expand sweeps of every entry of one suite section and validate each combination."""
+@dataclass(frozen=True)
+class _Section:
+    """One suite section with its plugin classes resolved and its sweeps found (not expanded)."""
+
+    kind: str
+    section: str
+    entries: list[tuple[Any, type[Plugin], list[str]]]  # (spec, class, sweep keys)
+
+    def count(self) -> int:
+        return sum(math.prod(len(spec.params[k]) for k in keys) for spec, _, keys in self.entries)
+
+
+def _resolve(kind: str, specs: list[Any], plugins: Plugins, source: str, section: str) -> _Section:
+    """Look up every entry's plugin and find its sweeps; nothing is validated or expanded yet."""
     registry = plugins.registry(kind)
-    expanded: list[tuple[str, type[Plugin], Params, dict[str, Any]]] = []
+    entries = []
     for i, spec in enumerate(specs):
         where = f"{source}: {section}[{i}]"
         try:
@@ -91,6 +103,16 @@ def _expand(
         for key in sweep_keys:
             if not spec.params[key]:
                 raise ConfigError(f"{where}.params.{key}: an empty sweep gives no cells")
+        entries.append((spec, cls, sweep_keys))
+    return _Section(kind, section, entries)
+
+
+def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
+    """Expand the sweeps of every entry of one section and validate each combination."""
+    kind, section = sec.kind, sec.section
+    expanded: list[tuple[str, type[Plugin], Params, dict[str, Any]]] = []
+    for i, (spec, cls, sweep_keys) in enumerate(sec.entries):
+        where = f"{source}: {section}[{i}]"
         choices = [list(enumerate(spec.params[k])) for k in sweep_keys]
         for combo in itertools.product(*choices):
             values = dict(spec.params)
@@ -110,17 +132,21 @@ def _expand(
                 raise ConfigError(f"{where}.{describe_validation_error(exc, prefix)}") from None
             expanded.append((spec.name, cls, params, spec))
     # ids: the plugin name plus the parameters that vary among this plugin's entries
+    dumps: dict[str, list[dict[str, Any]]] = {}
+    for name, _, params, _ in expanded:
+        dumps.setdefault(name, []).append(params.model_dump(mode="json"))
+    varies = {name: {k for k in ds[0] if any(d.get(k) != ds[0][k] for d in ds)}
+              for name, ds in dumps.items()}
     out: list[tuple[Component, Any]] = []
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for name, cls, params, spec in expanded:
-        dumps = [p.model_dump(mode="json") for n, _, p, _ in expanded if n == name]
         this = params.model_dump(mode="json")
-        varying = [k for k in this if any(d.get(k) != this[k] for d in dumps)]
+        varying = [k for k in this if k in varies[name]]
         label = ",".join(f"{k}={_format_value(this[k])}" for k in varying)
         cid = f"{name}[{label}]" if varying else name
         if cid in seen:
             raise ConfigError(f"{source}: {section}: '{cid}' is declared twice")
-        seen[cid] = 1
+        seen.add(cid)
         out.append((Component(kind, name, cls, params, cid), spec))
     return out
 
@@ -145,47 +171,135 @@ def _matches(comp: Component, pat: str) -> bool:
     return bool(_pattern(pat).match(comp.id) or _pattern(pat).match(comp.name))
 
 
+def _listing(names: list[str], limit: int = 12) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
+
+
+def _check_pattern(where: str, what: str, pat: str, comps: list[Component]) -> None:
+    """Raise unless ``pat`` matches the id or the name of one of ``comps``."""
+    if any(_matches(c, pat) for c in comps):
+        return
+    ids = list(dict.fromkeys(c.id for c in comps))
+    names = list(dict.fromkeys([*ids, *(c.name for c in comps)]))
+    close = difflib.get_close_matches(pat, names, n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(f"{where}: {pat!r} matches no {what}.{hint} Available: {_listing(ids)}")
+
+
 def transfer_id(target_row: str, attack_id: str, source_row: str) -> str:
     """``model=cnn/defense=distillation[temperature=100]/attack=fgsm[eps=0.1]/source=cnn|none``."""
     short = source_row.removeprefix("model=").replace("/defense=", "|", 1)
     return f"{target_row}/attack={attack_id}/source={short}"
 
 
-def transfer_plan(cells: list[Cell], suite: Suite) -> dict[str, list[str]]:
-    """White-box cell id -> the row ids its adversarial examples are also evaluated on."""
+def _rows(cells: list[Cell]) -> dict[str, tuple[Component, Component]]:
     rows: dict[str, tuple[Component, Component]] = {}
     for c in cells:
         rows.setdefault(c.row, (c.model, c.defense))
+    return rows
 
-    def row_matches(row: str, pattern: Mapping[Any, str]) -> bool:
-        model, defense = rows[row]
-        comps = {"model": model, "defense": defense}
-        return all(_matches(comps[k], p) for k, p in pattern.items())
 
-    plan: dict[str, list[str]] = {}
+def _row_matches(row: tuple[Component, Component], pattern: Mapping[Any, str]) -> bool:
+    comps = {"model": row[0], "defense": row[1]}
+    return all(_matches(comps[k], p) for k, p in pattern.items())
+
+
+def _transfer_pairs(
+    cells: list[Cell], rule: TransferRule, rows: dict[str, tuple[Component, Component]]
+) -> Iterator[tuple[Cell, str]]:
+    """(white-box cell, target row) pairs of one transfer rule."""
+    targets = [r for r, comps in rows.items() if _row_matches(comps, rule.target)]
+    sources = {r for r, comps in rows.items() if _row_matches(comps, rule.source)}
     for c in cells:
-        for rule in suite.transfer:
-            if not (row_matches(c.row, rule.source) and _matches(c.attack, rule.attack)):
-                continue
-            for row in rows:
-                if row != c.row and row_matches(row, rule.target):
-                    targets = plan.setdefault(c.id, [])
-                    if row not in targets:
-                        targets.append(row)
+        if c.row in sources and _matches(c.attack, rule.attack):
+            for row in targets:
+                if row != c.row:
+                    yield c, row
+
+
+def transfer_plan(cells: list[Cell], suite: Suite) -> dict[str, list[str]]:
+    """White-box cell id -> the row ids its adversarial examples are also evaluated on."""
+    rows = _rows(cells)
+    plan: dict[str, list[str]] = {}
+    for rule in suite.transfer:
+        for c, row in _transfer_pairs(cells, rule, rows):
+            targets = plan.setdefault(c.id, [])
+            if row not in targets:
+                targets.append(row)
     return plan
 
 
+def _check_transfer(cells: list[Cell], suite: Suite, source: str) -> None:
+    """Every transfer pattern matches something, and the transfer cells stay under the cap."""
+    rows = _rows(cells)
+    models = list({c.model.id: c.model for c in cells}.values())
+    defenses = list({c.defense.id: c.defense for c in cells}.values())
+    attacks = list({c.attack.id: c.attack for c in cells}.values())
+    pool = {"model": models, "defense": defenses}
+    total: set[tuple[str, str]] = set()
+    cap = suite.evaluation.max_cells
+    for i, rule in enumerate(suite.transfer):
+        where = f"{source}: transfer[{i}]"
+        for part in ("source", "target"):
+            for k, pat in getattr(rule, part).items():
+                _check_pattern(f"{where}.{part}.{k}", f"{k} of the grid", pat, pool[k])
+        _check_pattern(f"{where}.attack", "attack of the grid", rule.attack, attacks)
+        found = False
+        for c, row in _transfer_pairs(cells, rule, rows):
+            found = True
+            total.add((c.id, row))
+            if len(total) > cap:
+                raise ConfigError(
+                    f"{source}: transfer: more than {cap} transfer cells, the limit of "
+                    f"evaluation.max_cells; narrow the transfer rules or raise the limit "
+                    f"(--set evaluation.max_cells=N)"
+                )
+        if not found:
+            src = [r for r, comps in rows.items() if _row_matches(comps, rule.source)]
+            dst = [r for r, comps in rows.items() if _row_matches(comps, rule.target)]
+            raise ConfigError(
+                f"{where}: matches no cell (source rows: {_listing(src, 4) or 'none'}; "
+                f"target rows: {_listing(dst, 4) or 'none'}; attack {rule.attack!r})"
+            )
+
+
 def expand_grid(suite: Suite, plugins: Plugins, source: str) -> list[Cell]:
-    """Every cell of the suite, in declaration order, excluded ones removed."""
-    models = [c for c, _ in _expand("model", suite.models, plugins, source, "models")]
-    defenses = [c for c, _ in _expand("defense", suite.defenses, plugins, source, "defenses")]
-    attacks = _expand("attack", suite.attacks, plugins, source, "attacks")
-    cap = suite.evaluation.samples
+    """Every cell of the suite, in declaration order, excluded ones removed.
+
+    The grid is counted from the sweep lengths before anything is expanded or validated, and
+    refused when it has more than ``evaluation.max_cells`` cells. Every ``exclude`` and
+    ``transfer`` pattern must match something.
+    """
+    sections = [
+        _resolve("model", suite.models, plugins, source, "models"),
+        _resolve("defense", suite.defenses, plugins, source, "defenses"),
+        _resolve("attack", suite.attacks, plugins, source, "attacks"),
+    ]
+    counts = [sec.count() for sec in sections]
+    total = math.prod(counts)
+    cap = suite.evaluation.max_cells
+    if total > cap:
+        raise ConfigError(
+            f"{source}: the grid has {total} cells ({counts[0]} models x {counts[1]} defenses "
+            f"x {counts[2]} attacks, before exclude), more than evaluation.max_cells = {cap}; "
+            f"narrow the sweeps or raise the limit (--set evaluation.max_cells={total})"
+        )
+    models = [c for c, _ in _expand(sections[0], source)]
+    defenses = [c for c, _ in _expand(sections[1], source)]
+    attacks = _expand(sections[2], source)
+    pool = {"model": models, "defense": defenses, "attack": [a for a, _ in attacks]}
+    for i, rule in enumerate(suite.exclude):
+        for k, pat in rule.items():
+            _check_pattern(f"{source}: exclude[{i}].{k}", f"{k} of the grid", pat, pool[k])
+    sample_cap = suite.evaluation.samples
     cells = [
-        Cell(m, d, a, min(spec.samples or cap, cap))
+        Cell(m, d, a, min(spec.samples or sample_cap, sample_cap))
         for m, d, (a, spec) in itertools.product(models, defenses, attacks)
     ]
     cells = [c for c in cells if not _excluded(c, suite.exclude)]
     if not cells:
         raise ConfigError(f"{source}: exclude removes every cell")
+    _check_transfer(cells, suite, source)
     return cells

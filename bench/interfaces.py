@@ -8,21 +8,68 @@ parameters (``cls(params)``). Plugins never validate their own parameters: they 
 from __future__ import annotations
 
 import hashlib
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:  # keep TensorFlow out of import time for `bench --help`
     import keras
 
 
-class Params(BaseModel):
-    """Base of every plugin's parameter model: frozen, unknown keys rejected."""
+def _members(annotation: Any) -> list[Any]:
+    """The members of a union (``int | Literal['a'] | None``), else ``[annotation]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _members(a)]
+    return [annotation]
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Params(BaseModel):
+    """Base of every plugin's parameter model: frozen, unknown keys rejected, strict types.
+
+    Strict (pydantic's ``strict=True``): a YAML ``true`` is not the number 1 and ``"0.1"`` is not
+    a number; an int is still accepted for a float. NaN and infinity are refused
+    (``Field(allow_inf_nan=True)`` allows them for one field). YAML has no tuples, so a list is
+    accepted for a ``tuple[...]`` field; a field of another type that strict mode would refuse
+    from YAML (an ``Enum``, a ``Path``) takes ``Field(strict=False)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _yaml_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """A list for a tuple field becomes a tuple; a bool never matches ``Literal[1, 2]``."""
+        if info.field_name is None or not isinstance(value, list | bool):
+            return value
+        members = _members(cls.model_fields[info.field_name].annotation)
+        if isinstance(value, list):
+            if any(typing.get_origin(m) is tuple or m is tuple for m in members) and not any(
+                typing.get_origin(m) is list or m is list for m in members
+            ):
+                return tuple(value)
+            return value
+        if any(m is bool or m is Any for m in members):
+            return value
+        literals = [a for m in members if typing.get_origin(m) is Literal
+                    for a in typing.get_args(m)]
+        if any(isinstance(a, bool) for a in literals) or not any(
+            isinstance(a, int) for a in literals
+        ):
+            return value  # pydantic judges it: a strict int or float refuses a bool itself
+        expected = ", ".join(repr(a) for a in literals)
+        raise PydanticCustomError(
+            "literal_error", "Input should be one of {expected}, not a boolean",
+            {"expected": expected},
+        )
 
 
 _BaseParams = Params

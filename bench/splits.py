@@ -22,10 +22,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bench.errors import ConfigError
+from bench.yamlsafe import short_repr
 
 __all__ = ["SplitSpec", "parse_split"]
 
-_NUMBER = r"[+-]?\d+(?:\.\d+)?%?"
+_NUMBER = r"[+-]?[0-9]+(?:\.[0-9]+)?%?"
+#: longest split string accepted (and longest boundary, in digits)
+_MAX_CHARS = 200
+_MAX_DIGITS = 18
 _SPLIT_RE = re.compile(
     rf"^(?P<split>[A-Za-z][A-Za-z0-9_-]*)"
     rf"(?:\[(?P<start>{_NUMBER})?(?P<colon>:)?(?P<stop>{_NUMBER})?\])?$"
@@ -95,32 +99,40 @@ def _number(token: str | None, text: str) -> tuple[float | None, str | None]:
     unit = "%" if token.endswith("%") else "abs"
     raw = token.rstrip("%")
     if unit == "abs" and "." in raw:
-        raise ConfigError(f"invalid split {text!r}: absolute boundary {token!r} must be an integer")
+        raise ConfigError(
+            f"invalid split {short_repr(text)}: absolute boundary {token!r} must be an integer")
+    if len(raw.lstrip("+-").split(".")[0]) > _MAX_DIGITS:
+        raise ConfigError(f"invalid split {short_repr(text)}: boundary {short_repr(token, 30)} "
+                          "is too large")
     value = float(raw) if unit == "%" else int(raw)
     if unit == "%" and not -100 <= value <= 100:
-        raise ConfigError(f"invalid split {text!r}: percent {token!r} must be within -100%..100%")
+        raise ConfigError(
+            f"invalid split {short_repr(text)}: percent {token!r} must be within -100%..100%")
     return value, unit
 
 
 def parse_split(text: str) -> SplitSpec:
     """Parse a TFDS-style split string; raise :class:`ConfigError` when it is malformed."""
     if not isinstance(text, str):
-        raise ConfigError(f"invalid split {text!r}: expected a string such as {_FORMS}")
+        raise ConfigError(f"invalid split {short_repr(text)}: expected a string such as {_FORMS}")
+    if len(text) > _MAX_CHARS:
+        raise ConfigError(f"invalid split {short_repr(text)}: longer than {_MAX_CHARS} characters")
     cleaned = text.strip().replace(" ", "")
-    m = _SPLIT_RE.match(cleaned)
+    m = _SPLIT_RE.fullmatch(cleaned)
     if m is None:
-        raise ConfigError(f"invalid split {text!r}: expected a form such as {_FORMS}")
+        raise ConfigError(f"invalid split {short_repr(text)}: expected a form such as {_FORMS}")
     start_tok, stop_tok = m.group("start"), m.group("stop")
     if "[" in cleaned and m.group("colon") is None:
         raise ConfigError(
-            f"invalid split {text!r}: a slice needs a colon, e.g. "
+            f"invalid split {short_repr(text)}: a slice needs a colon, e.g. "
             f"'{m.group('split')}[:{start_tok or '85%'}]'"
         )
     start, u1 = _number(start_tok, text)
     stop, u2 = _number(stop_tok, text)
     if u1 and u2 and u1 != u2:
         raise ConfigError(
-            f"invalid split {text!r}: both boundaries must use the same unit (percent or count)"
+            f"invalid split {short_repr(text)}: both boundaries must use the same unit "
+            "(percent or count)"
         )
     unit = u1 or u2 or "abs"
     return SplitSpec(m.group("split"), start, stop, unit, cleaned)  # type: ignore[arg-type]

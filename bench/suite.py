@@ -6,17 +6,28 @@ expansion (:mod:`bench.grid`), so that every error names the file and the field 
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from bench.errors import ConfigError
+from bench.yamlsafe import load_yaml, one_line, short_repr
+
+#: a suite file is small text; anything larger is refused unread
+MAX_SUITE_BYTES = 1 << 20
+#: seeds go to ``np.random.seed`` (via ``keras.utils.set_random_seed``), which takes 32 bits
+SEED_LIMIT = 2**32
+#: default of ``evaluation.max_cells``
+MAX_CELLS = 5000
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML ``true`` is not 1 and ``"0.1"`` is not a number (ints still count as floats)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ComponentSpec(_Frozen):
@@ -35,17 +46,31 @@ class DatasetSpec(ComponentSpec):
     train: str = "train"
     test: str = "test"
 
+    @field_validator("train", "test")
+    @classmethod
+    def _split_syntax(cls, value: str) -> str:
+        """The split string's form (``test[:85%]``); the dataset checks the split's name."""
+        from bench.splits import parse_split
+
+        try:
+            parse_split(value)
+        except ConfigError as exc:
+            raise PydanticCustomError("split_syntax", "{message}", {"message": str(exc)}) from None
+        return value
+
 
 class Evaluation(_Frozen):
     samples: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=128, gt=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
     #: samples per white-box cell whose clean and adversarial images the store keeps (the
     #: report's example grids); 0 keeps none
     examples: int = Field(default=8, ge=0, le=64)
+    #: most cells (before ``exclude``) a suite may declare; the grid is counted before expansion
+    max_cells: int = Field(default=MAX_CELLS, gt=0)
 
 
-ExcludeRule = dict[Literal["model", "defense", "attack"], str]
+ExcludeRule = Annotated[dict[Literal["model", "defense", "attack"], str], Field(min_length=1)]
 RowPattern = dict[Literal["model", "defense"], str]
 
 
@@ -72,7 +97,7 @@ class Suite(_Frozen):
     transfer: list[TransferRule] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     #: seed of model initialisation and training
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
 
 def format_loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -86,40 +111,81 @@ def format_loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return out or "(top level)"
 
 
-def describe_validation_error(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> str:
-    """First error of a pydantic ValidationError as 'path: message, got value'."""
-    errors = exc.errors(include_url=False)
+def _union_group(errors: list[Any]) -> list[Any]:
+    """The first error and the errors of the other members of the same union, if any.
+
+    pydantic reports a value that fits no member of ``int | Literal['a'] | None`` once per
+    member, each with the member's tag appended to the location.
+    """
     first = errors[0]
-    path = format_loc(tuple(prefix) + tuple(first["loc"]))
+    loc = tuple(first["loc"])
+    if not loc:
+        return [first]
+    group = [e for e in errors
+             if len(e["loc"]) == len(loc) and tuple(e["loc"])[:-1] == loc[:-1]
+             and _is_member_tag(e["loc"][-1])
+             and short_repr(e.get("input")) == short_repr(first.get("input"))]
+    return group if len(group) > 1 and group[0] is first else [first]
+
+
+def _is_member_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part in {"int", "float", "str", "bool"}
+        or part.startswith(("literal[", "list[", "dict[", "tuple[", "constrained-"))
+    )
+
+
+def describe_validation_error(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> str:
+    """First error of a pydantic ValidationError as 'path: message, got value' (one line)."""
+    errors = exc.errors(include_url=False)
+    group = _union_group(errors)
+    first = group[0]
+    loc = tuple(first["loc"])[:-1] if len(group) > 1 else tuple(first["loc"])
+    loc = tuple(part for part in loc if not (_is_member_tag(part) and "[" in str(part)))
+    path = format_loc(tuple(prefix) + loc)
     msg = first["msg"]
+    if len(group) > 1:
+        msg = "Input should be " + " or ".join(
+            e["msg"].removeprefix("Input should be ") for e in group)
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
     elif first["type"] == "missing":
         msg = "field required"
-    elif "input" in first and first["type"] not in {"model_type", "dict_type"}:
-        msg = f"{msg}, got {first['input']!r}"
-    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(
-        errors
-    ) > 1 else ""
-    return f"{path}: {msg}{more}"
+    elif "input" in first and first["type"] not in {"model_type", "dict_type", "split_syntax"}:
+        msg = f"{msg}, got {short_repr(first['input'])}"
+    rest = len(errors) - len(group)
+    more = f" (and {rest} more error{'s' if rest > 1 else ''})" if rest else ""
+    return one_line(f"{path}: {msg}{more}")
 
 
 def read_suite_file(path: str | Path) -> dict[str, Any]:
-    """Read a suite file into a mapping (safe YAML loader); one-line errors."""
+    """Read a suite file into a mapping (safe, bounded YAML, see :mod:`bench.yamlsafe`)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{p}: is a directory, not a suite file")
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero, a FIFO (opening it would block), ...
+            raise ConfigError(f"{p}: not a regular file")
+        if st.st_size > MAX_SUITE_BYTES:
+            raise ConfigError(f"{p}: {st.st_size} bytes, more than a suite file may hold (1 MiB)")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SUITE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such suite file") from None
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read suite file ({exc.strerror})") from None
+        raise ConfigError(f"{p}: cannot read suite file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_SUITE_BYTES:  # grew while being read
+        raise ConfigError(f"{p}: more than a suite file may hold (1 MiB)")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{p}:{where}: invalid YAML: {problem}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{p}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}) cannot be decoded"
+        ) from None
+    data = load_yaml(text, str(p))
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: a suite must be a mapping, got {type(data).__name__}")
     return data

@@ -112,3 +112,81 @@ def test_transfer_plan_and_ids():
                          "target": {"defense": "distillation[temperature=100]"}}])
     plan = transfer_plan(expand_grid(s, make_plugins(), "s.yaml"), s)
     assert set(map(len, plan.values())) == {1} and len(plan) == 3
+
+
+def test_bool_and_string_are_not_numbers():
+    for value, got in ((True, "True"), ("0.1", "'0.1'")):
+        s = suite(attacks=[{"name": "fgsm", "params": {"eps": value}}])
+        with pytest.raises(ConfigError) as exc:
+            expand_grid(s, make_plugins(), "s.yaml")
+        assert str(exc.value) == (
+            f"s.yaml: attacks[0].params.eps: Input should be a valid number, got {got}")
+    s = suite(attacks=[{"name": "fgsm", "params": {"norm": True}}])
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: attacks[0].params.norm: Input should be one of 'inf', 2, not a boolean, got True")
+    s = suite(attacks=[{"name": "fgsm", "params": {"target": "rand"}}])
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: attacks[0].params.target: Input should be a valid integer or 'random', "
+        "'least-likely' or 'next', got 'rand'")
+    # ints stay valid for floats
+    s = suite(attacks=[{"name": "fgsm", "params": {"eps": 1}}])
+    assert expand_grid(s, make_plugins(), "s.yaml")[0].attack.params.eps == 1.0
+
+
+def test_grid_is_counted_before_it_is_expanded():
+    big = list(range(1, 211))
+    s = suite(attacks=[{"name": "fgsm", "params": {"eps": big, "layers": [1], "target": big,
+                                                   "norm": ["inf", 2] * 105}}])
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: the grid has 27783000 cells (1 models x 3 defenses x 9261000 attacks, before "
+        "exclude), more than evaluation.max_cells = 5000; narrow the sweeps or raise the limit "
+        "(--set evaluation.max_cells=27783000)")
+    s = suite(evaluation={"samples": 50, "max_cells": 8})
+    with pytest.raises(ConfigError, match="the grid has 9 cells"):
+        expand_grid(s, make_plugins(), "s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"exclude": [{"attack": "cw-l2"}, {"defense": "distilation*"}]},
+         "s.yaml: exclude[1].defense: 'distilation*' matches no defense of the grid. Did you "
+         "mean: distillation? Available: none, distillation[temperature=1], "
+         "distillation[temperature=100]"),
+        ({"exclude": [{"attack": "cw-l3"}]},
+         "s.yaml: exclude[0].attack: 'cw-l3' matches no attack of the grid. Did you mean: "
+         "cw-l2? Available: fgsm[eps=0.1], fgsm[eps=0.3], cw-l2"),
+        ({"transfer": [{"source": {"defense": "nnoe"}}]},
+         "s.yaml: transfer[0].source.defense: 'nnoe' matches no defense of the grid. Did you "
+         "mean: none? Available: none, distillation[temperature=1], "
+         "distillation[temperature=100]"),
+        ({"transfer": [{"source": {"defense": "none"}, "target": {"model": "mlp"}}]},
+         "s.yaml: transfer[0].target.model: 'mlp' matches no model of the grid. Available: cnn"),
+        ({"transfer": [{"source": {"defense": "none"}, "attack": "bim"}]},
+         "s.yaml: transfer[0].attack: 'bim' matches no attack of the grid. Available: "
+         "fgsm[eps=0.1], fgsm[eps=0.3], cw-l2"),
+        ({"transfer": [{"source": {"defense": "none"}, "target": {"defense": "none"}}]},
+         "s.yaml: transfer[0]: matches no cell (source rows: model=cnn/defense=none; target "
+         "rows: model=cnn/defense=none; attack '*')"),
+    ],
+)
+def test_patterns_that_match_nothing(over, message):
+    s = suite(**over)
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == message
+
+
+def test_transfer_cells_are_capped():
+    s = suite(transfer=[{"source": {"model": "*"}}], evaluation={"samples": 50, "max_cells": 10})
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(s, make_plugins(), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: transfer: more than 10 transfer cells, the limit of evaluation.max_cells; "
+        "narrow the transfer rules or raise the limit (--set evaluation.max_cells=N)")

@@ -50,3 +50,31 @@ def test_override_errors(assignment, message):
     with pytest.raises(ConfigError) as exc:
         apply_overrides(SUITE, [assignment])
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("evaluation.samples=[1,", "--set evaluation.samples: line 1, column 4: invalid YAML: "
+         "expected the node content, but found '<stream end>'"),
+        ("evaluation.samples={a: 1, a: 2}", "--set evaluation.samples: line 1, column 8: "
+         "invalid YAML: duplicate key 'a' (first at line 1, column 2)"),
+        ("evaluation.samples=" + "x" * 70000,
+         "--set evaluation.samples: value of 70000 characters, more than 65536"),
+        ("models[²].x=1", "--set models[²].x: no entry named '²' (entries: cnn)"),
+        ("models[9]\n.x=1", "--set 'models[9]\\n.x': no entry [9] (the list has 1)"),
+        (".a=1", "--set .a: malformed field path"),
+        ("=1", "--set: empty field path"),
+    ],
+)
+def test_override_values_are_bounded_yaml(assignment, message):
+    with pytest.raises(ConfigError) as exc:
+        apply_overrides(SUITE, [assignment])
+    assert str(exc.value) == message
+
+
+def test_override_on_an_alias_changes_one_place():
+    shared = {"epochs": 5}
+    data = {"models": [{"name": "a", "params": shared}, {"name": "b", "params": shared}]}
+    out = apply_overrides(data, ["models[0].params.epochs=1"])
+    assert [m["params"]["epochs"] for m in out["models"]] == [1, 5]

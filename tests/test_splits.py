@@ -100,3 +100,18 @@ def test_check_split() -> None:
     with pytest.raises(ConfigError) as err:
         parse_split("valid").check_split(["train", "test"], "emnist-bymerge")
     assert str(err.value) == "unknown split 'valid' for emnist-bymerge; available: train, test"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train[:" + "9" * 5000 + "]", "invalid split 'train[:99999999999999999999999999999999"),
+        ("train[:٣]", "invalid split 'train[:٣]': expected a form such as"),
+        ("t" * 300, "invalid split '" + "t" * 76 + "...: longer than 200 characters"),
+    ],
+)
+def test_hostile_split_strings(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_split(text)
+    assert str(err.value).startswith(message)
+    assert len(str(err.value)) < 300

@@ -66,3 +66,81 @@ def test_yaml_is_loaded_safely(tmp_path):
     text = GOOD.replace("name: t", "name: !!python/object/apply:os.system ['echo hi']")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_suite(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + "seed: 18446744073709551616\n",
+         "s.yaml: seed: Input should be less than 4294967296, got 18446744073709551616"),
+        (GOOD + "evaluation: {seed: -1}\n",
+         "s.yaml: evaluation.seed: Input should be greater than or equal to 0, got -1"),
+        (GOOD + "evaluation: {samples: true}\n",
+         "s.yaml: evaluation.samples: Input should be a valid integer, got True"),
+        (GOOD + "evaluation: {samples: '10'}\n",
+         "s.yaml: evaluation.samples: Input should be a valid integer, got '10'"),
+        (GOOD + "evaluation: {max_cells: 0}\n",
+         "s.yaml: evaluation.max_cells: Input should be greater than 0, got 0"),
+        (GOOD + "exclude: [{}]\n",
+         "s.yaml: exclude[0]: Dictionary should have at least 1 item after validation, not 0, "
+         "got {}"),
+        (GOOD + "name: u\n", "s.yaml: line 6, column 1: invalid YAML: duplicate key 'name' "
+         "(first at line 2, column 1)"),
+        (GOOD.replace("{name: digits}", "{name: digits, train: 'train[5:2x]'}"),
+         "s.yaml: dataset.train: invalid split 'train[5:2x]': expected a form such as 'train', "
+         "'test[:85%]', 'test[85%:]', 'train[:20000]', 'train[1000:2000]', 'test[-10%:]'"),
+        ("a: &x [*x]\n", "s.yaml: line 1, column 8: invalid YAML: alias *x is used inside its "
+         "own anchor"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n",
+         "s.yaml: line 1, column 67: invalid YAML: nested more than 64 levels deep"),
+        ("d: 2020-13-45\n", "s.yaml: line 1, column 4: invalid YAML: cannot read '2020-13-45' "
+         "as !!timestamp: month must be in 1..12"),
+        ("a: b\x00\n", "s.yaml: line 1, column 5: invalid YAML: unacceptable character #x0000: "
+         "special characters are not allowed"),
+    ],
+)
+def test_strict_and_bounded_suites(tmp_path, text, message):
+    with pytest.raises(ConfigError) as exc:
+        load_suite(write(tmp_path, text))
+    assert str(exc.value) == str(tmp_path / message)
+
+
+def test_billion_laughs_is_refused_quickly(tmp_path):
+    lol = "name: &a [lol]\n" + "".join(
+        f"x{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
+    with pytest.raises(ConfigError) as exc:
+        load_suite(write(tmp_path, lol))
+    assert str(exc.value) == str(tmp_path / (
+        "s.yaml: line 6, column 37: invalid YAML: more than 100000 values once aliases are "
+        "expanded; refusing to expand it"))
+
+
+def test_merge_keys_still_work_and_aliases_are_copies(tmp_path):
+    text = GOOD.replace("models: [{name: cnn, params: {epochs: 1}}]",
+                        "common: &p {epochs: 1}\nmodels: [{name: cnn, params: *p}, "
+                        "{name: cnn, params: {<<: *p, epochs: 2}}]").replace("common:", "x-c:")
+    with pytest.raises(ConfigError, match="x-c: unknown field"):
+        load_suite(write(tmp_path, text))
+    text = text.replace("x-c: &p {epochs: 1}\n", "").replace("params: *p", "params: &p "
+                                                              "{epochs: 1}")
+    suite, raw = load_suite(write(tmp_path, text), ["models[0].params.epochs=3"])
+    assert [m.params for m in suite.models] == [{"epochs": 3}, {"epochs": 2}]
+
+
+def test_not_utf8_and_not_regular_and_too_large(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_bytes(b"name: t\ndescription: caf\xe9\n")
+    with pytest.raises(ConfigError) as exc:
+        load_suite(p)
+    assert str(exc.value) == (f"{p}: not UTF-8 text: byte 0xe9 at offset 24 (line 2) cannot be "
+                              "decoded")
+    with pytest.raises(ConfigError) as exc:
+        load_suite("/dev/zero")
+    assert str(exc.value) == "/dev/zero: not a regular file"
+    with pytest.raises(ConfigError) as exc:
+        load_suite(tmp_path)
+    assert str(exc.value) == f"{tmp_path}: is a directory, not a suite file"
+    p.write_bytes(b"#" * (1 << 20) + b"\n")
+    with pytest.raises(ConfigError) as exc:
+        load_suite(p)
+    assert str(exc.value) == f"{p}: 1048577 bytes, more than a suite file may hold (1 MiB)"

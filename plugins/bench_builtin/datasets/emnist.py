@@ -105,12 +105,22 @@ def find_file(directory: Path, name: str) -> Path | None:
     return None
 
 
+_MAX_MAPPING_BYTES = 1 << 16
+
+
 def read_mapping(path: Path, variant: str) -> tuple[str, ...]:
     """Class names from a mapping file (``label ascii_code [ascii_code...]`` per line)."""
     offset = LABEL_OFFSET.get(variant, 0)
     expected = len(CLASS_NAMES[variant])
     names: dict[int, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines()):
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_MAPPING_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > _MAX_MAPPING_BYTES:
+        raise DataError(f"{path}: larger than a mapping file may be ({_MAX_MAPPING_BYTES} bytes)")
+    for lineno, line in enumerate(raw.decode("ascii", errors="replace").splitlines()):
         if not line.strip():
             continue
         try:
@@ -118,9 +128,9 @@ def read_mapping(path: Path, variant: str) -> tuple[str, ...]:
             if not codes:
                 raise ValueError
             names[label - offset] = "".join(chr(c) for c in codes)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise DataError(
-                f"{path}:{lineno + 1}: expected 'label ascii_code', got {line.strip()!r}"
+                f"{path}:{lineno + 1}: expected 'label ascii_code', got {line.strip()[:60]!r}"
             ) from None
     if sorted(names) != list(range(expected)):
         first = offset

@@ -108,3 +108,79 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_idx(tmp_path / "nope", 2049)
     assert str(err.value) == f"{tmp_path / 'nope'}: file not found"
+
+
+def _gzip_stream(header: bytes, zeros: int) -> bytes:
+    """A gzip stream of ``header`` then ``zeros`` zero bytes, made without holding them."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = [c.compress(header)]
+    block = bytes(1 << 22)
+    while zeros > 0:
+        out.append(c.compress(block[: min(zeros, len(block))]))
+        zeros -= len(block)
+    out.append(c.flush())
+    return b"".join(out)
+
+
+def test_gzip_bomb_declared_huge_is_refused_before_inflating(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(_gzip_stream(struct.pack(">IIII", 2051, 2_000_000, 28, 28), 0))
+    with pytest.raises(DataError) as err:
+        read_images(path)
+    assert str(err.value) == (
+        f"{path}: header declares 2000000x28x28 = 1568000000 data bytes, more than the "
+        "1073741824 (1 GiB) an IDX file may hold here")
+
+
+def test_gzip_trailer_must_match_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(_gzip_stream(struct.pack(">IIII", 2051, 2, 28, 28), 50_000_000))
+    with pytest.raises(DataError) as err:
+        read_images(path)
+    assert str(err.value) == (
+        f"{path}: corrupt or truncated gzip data (the IDX header declares 1584 bytes, the gzip "
+        "trailer 50000016 mod 2**32)")
+    # a forged trailer: inflation stops after the declared size
+    raw = bytearray(path.read_bytes())
+    raw[-4:] = struct.pack("<I", 1584)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as err:
+        read_images(path)
+    assert str(err.value) == (
+        f"{path}: unexpected bytes after the 2x28x28 data the header declares")
+
+
+def test_huge_dimensions_do_not_overflow(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    path.write_bytes(struct.pack(">IIII", 2051, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(DataError, match="more than the 1073741824"):
+        read_idx(path, 2051)
+
+
+def test_gzip_crc_and_trailing_data(tmp_path: Path) -> None:
+    raw = bytearray(write_idx(tmp_path / "a.gz", np.arange(10, dtype=np.uint8)).read_bytes())
+    path = tmp_path / "b.gz"
+    path.write_bytes(bytes(raw) + b"junk" + raw[-4:])  # the trailer agrees, the stream does not
+    with pytest.raises(DataError) as err:
+        read_labels(path)
+    assert str(err.value) == (
+        f"{path}: corrupt or truncated gzip data (data after the end of the gzip stream)")
+    raw[-8] ^= 0xFF  # the CRC
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as err:
+        read_labels(path)
+    assert str(err.value) == f"{path}: corrupt or truncated gzip data (Error -3 while " \
+        "decompressing data: incorrect data check)"
+
+
+def test_not_a_regular_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        read_labels("/dev/zero")
+    assert str(err.value) == "/dev/zero: not a regular file"
+
+
+def test_arrays_are_read_only(tmp_path: Path) -> None:
+    out = read_labels(write_idx(tmp_path / "l", np.arange(3, dtype=np.uint8)))
+    assert not out.flags.writeable
