@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -183,38 +185,86 @@ def cmd_schema(args: argparse.Namespace, console: Console) -> int:
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     from bench.store import Store
 
-    store = Store(args.store)
+    store = Store(args.store, readonly=True)
+    _store_warning(store)
+    with store.reading():
+        runs = store.list_runs()
     table = Table(title=f"runs in {store.path}")
     for col in ("id", "suite", "status", "started", "finished", "cells", "failed", "commit"):
         table.add_column(col)
-    for r in store.list_runs():
-        table.add_row(str(r["id"]), r["suite_name"], r["status"], r["started"],
-                      r["finished"] or "-", f"{r['cells_done']}/{r['cells_total']}",
+    gone = []
+    for r in runs:
+        if r["status"] != r["recorded_status"]:
+            gone.append(r)
+        total = "?" if r["cells_total"] is None else str(r["cells_total"])
+        table.add_row(str(r["id"]), escape(r["suite_name"]), r["status"], r["started"],
+                      r["finished"] or "-", f"{r['cells_done']}/{total}",
                       str(r["cells_failed"]), (r["git_commit"] or "-")[:12])
     console.print(table)
+    for r in gone:
+        console.print(f"run {r['id']}: recorded as running, but its process (pid "
+                      f"{r['driver_pid']} on {r['driver_host']}) is gone: interrupted",
+                      highlight=False, markup=False)
     return ExitCode.OK
 
 
+def _store_warning(store: Any) -> None:
+    if store.warning:
+        sys.stderr.write(f"warning: {store.warning}\n")
+
+
+def _check_output(option: str, value: str | None) -> Path | None:
+    """A file that ``option`` will write: refuse, before anything is written, a directory or
+    a path whose parent is missing or not a directory (we never create directories)."""
+    if not value:
+        return None
+    path = Path(value)
+    parent = path.parent
+    problem = None
+    if path.is_dir():
+        problem = errno.EISDIR
+    elif not parent.exists():
+        problem = errno.ENOENT
+    elif not parent.is_dir():
+        problem = errno.ENOTDIR
+    if problem is not None:
+        raise ConfigError(f"{option} {value}: cannot write ({os.strerror(problem)})")
+    return path
+
+
+def _write_text(option: str, path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write ({exc.strerror})") from None
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from bench.report import load_report
+    from bench.report import check_metric, load_report
     from bench.store import Store
     from bench.terminal import print_report
 
-    store = Store(args.store)
-    report = load_report(store, args.run)
-    if args.html or args.benchmark_json:
-        return _export(args, report, console)
-    if args.format == "terminal":
-        if args.output:
-            raise ConfigError("--output needs --format markdown, csv, json or another reporter")
-        print_report(report, console, args.metric)
-        return ExitCode.OK
-    plugins = _load_plugins(args)
-    cls = plugins.registry("reporter").get(args.format)
-    params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
-    text = cls(cls.Params.model_validate(params)).render(report)
+    for option, value in (("--output", args.output), ("--html", args.html),
+                          ("--benchmark-json", args.benchmark_json)):
+        _check_output(option, value)
+    if args.format == "terminal" and args.output and not (args.html or args.benchmark_json):
+        raise ConfigError("--output needs --format markdown, csv, json or another reporter")
+    store = Store(args.store, readonly=True)
+    _store_warning(store)
+    with store.reading():
+        report = load_report(store, args.run)
+        check_metric(report, args.metric)
+        if args.html or args.benchmark_json:
+            return _export(args, report, console)
+        if args.format == "terminal":
+            print_report(report, console, args.metric)
+            return ExitCode.OK
+        plugins = _load_plugins(args)
+        cls = plugins.registry("reporter").get(args.format)
+        params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
+        text = cls(cls.Params.model_validate(params)).render(report)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_text("--output", Path(args.output), text)
         console.print(f"wrote {args.output}", highlight=False, markup=False)
     else:
         sys.stdout.write(text)
@@ -222,16 +272,20 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _export(args: argparse.Namespace, report: Any, console: Console) -> int:
+    """``--html`` and ``--benchmark-json``: both rendered first, then written (both paths
+    were checked before the store was opened)."""
+    texts: list[tuple[str, str, str]] = []
     if args.html:
-        from bench.html_report import write_html
+        from bench.html_report import render_report
 
-        write_html(report, Path(args.html))
-        console.print(f"wrote {args.html}", highlight=False, markup=False)
+        texts.append(("--html", args.html, render_report(report)))
     if args.benchmark_json:
-        from bench.benchjson import write_benchmark_json
+        from bench.benchjson import benchmark_json_text
 
-        write_benchmark_json(report, Path(args.benchmark_json))
-        console.print(f"wrote {args.benchmark_json}", highlight=False, markup=False)
+        texts.append(("--benchmark-json", args.benchmark_json, benchmark_json_text(report)))
+    for option, path, text in texts:
+        _write_text(option, Path(path), text)
+        console.print(f"wrote {path}", highlight=False, markup=False)
     return ExitCode.OK
 
 
@@ -246,6 +300,16 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
             "compare": cmd_compare}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (CI cancelling a job, ``timeout``): unwinds like Ctrl-C, so that a run is marked
+    ``interrupted`` and keeps its finished cells."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
@@ -253,14 +317,25 @@ def main(argv: list[str] | None = None) -> int:
     # tables are wide (one column per attack): do not squeeze them to 80 columns in logs
     console = Console() if sys.stdout.isatty() else Console(width=240)
     err = Console(stderr=True)
+    try:  # only the main thread may set a handler (tests call main() from others)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        previous = None
     try:
         return int(COMMANDS[args.command](args, console))
     except BenchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted: finished cells are stored", highlight=False, markup=False)
-        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        # the runner's own handlers raise a KeyboardInterrupt that carries the signal number
+        sigterm = isinstance(exc, Terminated) or getattr(exc, "signum", None) == signal.SIGTERM
+        what = "terminated (SIGTERM)" if sigterm else "interrupted"
+        tail = ": finished cells are stored" if args.command == "run" else ""
+        err.print(f"{what}{tail}", highlight=False, markup=False)
+        return 128 + signal.SIGTERM if sigterm else int(ExitCode.INTERRUPTED)
     except Exception:  # a bug of ours: show everything
         traceback.print_exc()
         return int(ExitCode.INTERNAL_ERROR)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -48,6 +48,9 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
     console.print(f"[bold]Run {run['id']}[/bold] {escape(run['suite_name'])} - {run['status']} "
                   f"(started {run['started']}, finished {run['finished'] or '-'})",
                   highlight=False)
+    notice = report.incomplete_notice()
+    if notice:
+        console.print(f"[bold yellow]![/bold yellow] {escape(notice)}", highlight=False)
     robust = report.robust_accuracy()
     console.print(_matrix_table(report, metric,
                                 f"{metric}, white-box (rows: model x defense; columns: attacks)",
