@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -20,12 +21,67 @@ from rich.table import Table
 from bench import __version__
 from bench.errors import BenchError, ConfigError, ExitCode
 
+#: glog-style INFO / WARNING lines TensorFlow's C++ code writes before absl's logging is set up
+#: (``I0000 00:00:1795876057.744943 6489 port.cc:153] oneDNN custom operations are on ...``), and
+#: absl's own notice about them; neither TF_CPP_MIN_LOG_LEVEL nor ABSL_LOG_LEVEL silences these
+_TF_NOISE = (rb"^(?:[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] |WARNING: All log messages before "
+             rb"absl::InitializeLog\(\) is called)")
+#: a separate process drops those lines and passes every other one on at once: whatever
+#: TensorFlow writes before a crash (an abort, an illegal instruction) still reaches stderr
+_FILTER = ("import re, sys\npattern = re.compile(sys.argv[1].encode())\n"
+           "for line in sys.stdin.buffer:\n    if not pattern.match(line):\n"
+           "        sys.stdout.buffer.write(line)\n        sys.stdout.buffer.flush()\n")
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_LOG_LEVEL", "2")
+
+def _quiet_tensorflow(verbose: bool = False, import_now: bool = False) -> None:
+    """Keep TensorFlow's, Keras' and ART's start-up and retracing chatter off the terminal.
+
+    With ``verbose`` nothing is hidden. Otherwise C++ INFO / WARNING logging is off, the Python
+    loggers of TensorFlow and ART show errors only, and with ``import_now`` TensorFlow is imported
+    here with file descriptor 2 sent through a filter that drops its pre-absl INFO / WARNING
+    lines and passes on everything else (errors, crash reports, a failed import's messages).
+    """
     # ART announces optional back-ends it does not find; artbench needs none of them
     warnings.filterwarnings("ignore", message=r"(PyTorch|Keras|TensorFlow) not found")
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_LOG_LEVEL", "2")
+    for name in ("tensorflow", "absl", "art", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if import_now and "tensorflow" not in sys.modules:
+        _import_tensorflow_filtered()
+        import tensorflow as tf
+
+        tf.get_logger().setLevel(logging.ERROR)  # e.g. tf.function retracing warnings
+
+
+def _import_tensorflow_filtered() -> None:
+    import subprocess
+
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to protect
+        saved = -1
+    if saved < 0:
+        import tensorflow  # noqa: F401
+        return
+    filt = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, _TF_NOISE.decode()],
+                            stdin=subprocess.PIPE, stdout=saved, stderr=saved)
+    assert filt.stdin is not None
+    os.dup2(filt.stdin.fileno(), 2, inheritable=False)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        filt.stdin.close()
+        try:
+            filt.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            filt.kill()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -50,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", help="trained-model cache (default: $ARTBENCH_CACHE_DIR or "
                      "the per-user cache directory)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    run.add_argument("--verbose", "-v", action="store_true", help="let TensorFlow's, Keras' and "
+                     "ART's own log lines through (start-up, retracing, warnings)")
+    run.add_argument("--wide", action="store_true", help="full attack ids as column headers "
+                     "(default: short labels A1, A2, ... with a legend)")
     _common(run)
 
     val = sub.add_parser("validate", help="check a suite without running it")
@@ -76,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output", "-o", help="write to this file instead of stdout")
     rep.add_argument("--metric", default="success_rate",
                      help="matrix metric: success_rate, adv_accuracy, l2_mean, ...")
+    rep.add_argument("--wide", action="store_true", help="full attack ids as column headers "
+                     "(default: short labels A1, A2, ... with a legend)")
     rep.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     rep.add_argument("--benchmark-json", metavar="FILE",
                      help="export attack and training timings in pytest-benchmark's JSON format")
@@ -112,11 +174,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     plugins = _load_plugins(args)
     suite, raw = load_suite(suite_path, overrides)
     plan = plan_suite(suite, raw, suite_path, plugins)
+    _quiet_tensorflow(args.verbose, import_now=True)  # after validation: errors stay fast
     store = Store(args.store)
     progress = RunProgress(args.quiet)
     runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress)
     result = runner.run()
-    print_report(load_report(store, result.run_id), console)
+    print_report(load_report(store, result.run_id), console, wide=args.wide)
     console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,
                   markup=False)
     if result.failed:
@@ -257,7 +320,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         if args.html or args.benchmark_json:
             return _export(args, report, console)
         if args.format == "terminal":
-            print_report(report, console, args.metric)
+            print_report(report, console, args.metric, wide=args.wide)
             return ExitCode.OK
         plugins = _load_plugins(args)
         cls = plugins.registry("reporter").get(args.format)
@@ -311,11 +374,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_tensorflow(getattr(args, "verbose", False))
     # tables are wide (one column per attack): do not squeeze them to 80 columns in logs
-    console = Console() if sys.stdout.isatty() else Console(width=240)
+    console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
     err = Console(stderr=True)
     try:  # only the main thread may set a handler (tests call main() from others)
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

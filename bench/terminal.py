@@ -1,21 +1,68 @@
-"""Terminal rendering of a run report (rich tables)."""
+"""Terminal rendering of a run report (rich tables).
+
+By default attack columns get short labels (A1, A2, ...) with a legend mapping each label to its
+full attack id, and a matrix wider than the console is split into several tables of consecutive
+attack columns, so the quick start reads on an 80-column terminal. ``wide=True`` (``bench report
+--wide``) prints the full attack ids as column headers in one table per matrix.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from bench.flags import ROW_FLAGS, masking_verdicts
-from bench.report import RunReport, fmt_seconds, fmt_value
+from bench.report import PERCENT_METRICS, RunReport, fmt_seconds, fmt_value
 
 
 def _short(attack_id: str) -> str:
     return escape(attack_id.replace("[", "\n[", 1))
 
 
+def _row_label(text: str) -> str:
+    """A parameterized id on two lines (``distillation`` / ``[temperature=100]``)."""
+    return escape(text.replace("[", "\n[", 1))
+
+
+def attack_labels(report: RunReport) -> dict[str, str]:
+    """Short column label per attack id, in column order: A1, A2, ..."""
+    return {aid: f"A{i}" for i, aid in enumerate(report.attack_ids, 1)}
+
+
+def _robust_text(r: dict | None) -> str:
+    return "-" if r is None else "\n".join(
+        f"{100 * t['robust_accuracy']:.1f}% (n={t['samples']}, {t['attacks']} att.)"
+        for t in r["tiers"])
+
+
+def _matrix_cells(report: RunReport, metric: str, source_row: str | None,
+                  compact: bool = False) -> list[list[str]]:
+    """Formatted values; ``compact``: percentages without the % sign, flag mark attached."""
+    out = []
+    for rid, e in zip(report.row_ids, report.matrix(metric, source_row), strict=True):
+        values = []
+        for aid in report.attack_ids:
+            value = e[aid]
+            if compact and metric in PERCENT_METRICS and isinstance(value, int | float):
+                text = f"{100 * value:.1f}"
+            else:
+                text = escape(fmt_value(value, metric))
+            cell = report.cell(rid, aid, source_row)
+            if cell is not None and report.warnings(cell):
+                text += "[yellow]![/yellow]" if compact else " [yellow]![/yellow]"
+            values.append(text)
+        out.append(values)
+    return out
+
+
 def _matrix_table(report: RunReport, metric: str, title: str,
                   source_row: str | None = None, robust: dict | None = None) -> Table:
+    """Today's wide layout: one table, full attack ids as headers."""
     table = Table(title=title)
     table.add_column("model")
     table.add_column("defense")
@@ -24,34 +71,116 @@ def _matrix_table(report: RunReport, metric: str, title: str,
         table.add_column("robust acc\n(worst case)", justify="right")
     for aid in report.attack_ids:
         table.add_column(_short(aid), justify="right")
-    for rid, e in zip(report.row_ids, report.matrix(metric, source_row), strict=True):
-        values = []
-        for aid in report.attack_ids:
-            text = escape(fmt_value(e[aid], metric))
-            cell = report.cell(rid, aid, source_row)
-            if cell is not None and report.warnings(cell):
-                text += " [yellow]![/yellow]"
-            values.append(text)
+    for rid, e, values in zip(report.row_ids, report.matrix(metric, source_row),
+                              _matrix_cells(report, metric, source_row), strict=True):
         first = [escape(e["model"]), escape(e["defense"]),
                  fmt_value(e["clean_accuracy"], "clean_accuracy")]
         if robust is not None:
-            r = robust.get(rid)
-            first.append("-" if r is None else "\n".join(
-                f"{100 * t['robust_accuracy']:.1f}% (n={t['samples']}, {t['attacks']} att.)"
-                for t in r["tiers"]))
+            first.append(_robust_text(robust.get(rid)))
         table.add_row(*first, *values)
     return table
 
 
-def print_report(report: RunReport, console: Console, metric: str = "success_rate") -> None:
-    run = report.run
-    console.print(f"[bold]Run {run['id']}[/bold] {escape(run['suite_name'])} - {run['status']} "
-                  f"(started {run['started']}, finished {run['finished'] or '-'})",
+def _split_columns(console: Console, make: Callable[[Sequence[int]], Table],
+                   n: int) -> list[Table]:
+    """Tables of consecutive attack columns, each as wide as fits the console (at least one)."""
+    unbounded = console.options.update(max_width=1 << 16)
+
+    def fits(table: Table) -> bool:
+        return Measurement.get(console, unbounded, table).maximum <= console.width
+
+    tables: list[Table] = []
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and fits(make(range(start, end + 1))):
+            end += 1
+        tables.append(make(range(start, end)))
+        start = end
+    return tables
+
+
+def _compact_table(console: Console, report: RunReport, labels: dict[str, str],
+                   first: list[tuple[str, str]], first_cells: list[list[str]],
+                   values: list[list[str]]) -> list[Table]:
+    """Row-label columns ``first`` (header, justify) followed by labelled attack columns."""
+
+    def make(cols: Sequence[int]) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        for header, justify in first:
+            table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        for i in cols:
+            table.add_column(labels[report.attack_ids[i]], justify="right", no_wrap=True)
+        for head, vals in zip(first_cells, values, strict=True):
+            table.add_row(*head, *(vals[i] for i in cols))
+        return table
+
+    return _split_columns(console, make, len(report.attack_ids))
+
+
+def _row_heads(report: RunReport, with_clean: bool = True) -> tuple[list[tuple[str, str]],
+                                                                       list[list[str]]]:
+    entries = report.matrix("clean_accuracy")
+    models = {e["model"] for e in entries}
+    cols: list[tuple[str, str]] = [] if len(models) == 1 else [("model", "left")]
+    cols.append(("defense", "left"))
+    if with_clean:
+        cols.append(("clean\nacc", "right"))
+    cells = []
+    for e in entries:
+        head = [] if len(models) == 1 else [escape(e["model"])]
+        head.append(_row_label(e["defense"]))
+        if with_clean:
+            head.append(fmt_value(e["clean_accuracy"], "clean_accuracy"))
+        cells.append(head)
+    return cols, cells
+
+
+def _print_compact(report: RunReport, console: Console, metric: str,
+                   robust: dict) -> None:
+    labels = attack_labels(report)
+    models = {r["model_id"] for r in report.rows} or {e["model"] for e in report.matrix(metric)}
+    of_model = f" (model {escape(next(iter(models)))})" if len(models) == 1 else ""
+    heads, head_cells = _row_heads(report)
+    rows = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for header, justify in heads:
+        rows.add_column(header, justify=justify)  # type: ignore[arg-type]
+    rows.add_column("robust acc (worst case)", justify="right")
+    for rid, head in zip(report.row_ids, head_cells, strict=True):
+        rows.add_row(*head, _robust_text(robust.get(rid)))
+    if robust:
+        console.print(f"[bold]rows{of_model}[/bold]", highlight=False)
+        console.print(rows)
+    unit = " (%)" if metric in PERCENT_METRICS else ""
+    console.print(f"[bold]{escape(metric)}{unit}, white-box{of_model}: rows defense, columns "
+                  "attacks (legend below; [yellow]![/yellow] sanity flags fired)[/bold]",
                   highlight=False)
-    notice = report.incomplete_notice()
-    if notice:
-        console.print(f"[bold yellow]![/bold yellow] {escape(notice)}", highlight=False)
-    robust = report.robust_accuracy()
+    m_heads, m_cells = _row_heads(report, with_clean=False)
+    for table in _compact_table(console, report, labels, m_heads, m_cells,
+                                _matrix_cells(report, metric, None, compact=True)):
+        console.print(table)
+    console.print("attacks:", highlight=False)
+    width = max(len(lab) for lab in labels.values())
+    for aid, lab in labels.items():
+        console.print(f"  {lab:<{width}}  {escape(aid)}", highlight=False)
+    for source in report.sources():
+        console.print(f"[bold]{escape(metric)}{unit}, transfer: examples crafted on "
+                      f"{escape(source)} (attack labels as above)[/bold]", highlight=False)
+        for table in _compact_table(console, report, labels, m_heads, m_cells,
+                                    _matrix_cells(report, metric, source, compact=True)):
+            console.print(table)
+    t_heads, t_cells = _row_heads(report, with_clean=False)
+    entries = report.timings()
+    console.print("[bold]timings (training incl. teacher; generation per cell)[/bold]",
+                  highlight=False)
+    for table in _compact_table(
+            console, report, labels, [*t_heads, ("train", "right")],
+            [[*h, fmt_seconds(e["train_seconds"])] for h, e in zip(t_cells, entries, strict=True)],
+            [[fmt_seconds(e[a]) for a in report.attack_ids] for e in entries]):
+        console.print(table)
+
+
+def _print_wide(report: RunReport, console: Console, metric: str, robust: dict) -> None:
     console.print(_matrix_table(report, metric,
                                 f"{metric}, white-box (rows: model x defense; columns: attacks)",
                                 robust=robust))
@@ -68,6 +197,22 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
         timings.add_row(escape(e["model"]), escape(e["defense"]), fmt_seconds(e["train_seconds"]),
                         *(fmt_seconds(e[a]) for a in report.attack_ids))
     console.print(timings)
+
+
+def print_report(report: RunReport, console: Console, metric: str = "success_rate",
+                 wide: bool = False) -> None:
+    run = report.run
+    console.print(f"[bold]Run {run['id']}[/bold] {escape(run['suite_name'])} - {run['status']} "
+                  f"(started {run['started']}, finished {run['finished'] or '-'})",
+                  highlight=False)
+    notice = report.incomplete_notice()
+    if notice:
+        console.print(f"[bold yellow]![/bold yellow] {escape(notice)}", highlight=False)
+    robust = report.robust_accuracy()
+    if wide or not report.attack_ids:
+        _print_wide(report, console, metric, robust)
+    else:
+        _print_compact(report, console, metric, robust)
     lines: list[tuple[str, str, str]] = []
     for cell in report.white_box:
         for f in report.warnings(cell):
