@@ -370,3 +370,99 @@ def test_missing_cells_are_named_and_capped(tmp_path):
     c = report.completeness()
     assert (c["listed"], c["more"], c["missing_count"]) == (planned[1:11], 3, 13)
     assert report.to_dict()["completeness"]["missing"] == planned[1:]
+
+
+# ---- a real run ended by a signal -------------------------------------------------------
+
+
+def _start_slow_run(tmp_path: Path):
+    """``bench run`` of eight slow cells; returns once one cell is stored."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import DATA, REPO_ROOT
+
+    env = {**os.environ, "ARTBENCH_STORE": str(tmp_path / "store.sqlite"),
+           "ARTBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", str(DATA / "tiny.yaml"), "--quiet", "--set",
+         "attacks=[{name: bim, params: {eps: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4],"
+         " max_iter: 150}}]", "--set", "evaluation.samples=48"],
+        env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None and done < 1:
+        time.sleep(0.5)
+        try:
+            db = sqlite3.connect(f"file:{tmp_path / 'store.sqlite'}?mode=ro", uri=True,
+                                 timeout=1)
+            done = db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+            db.close()
+        except sqlite3.Error:
+            continue
+    assert proc.poll() is None and done >= 1, "the run ended before it could be stopped"
+    return proc, env
+
+
+def _bench(env, *args):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                          text=True, env=env, cwd=REPO_ROOT, timeout=300)
+
+
+def test_sigterm_marks_the_run_interrupted_and_keeps_its_cells(tmp_path):
+    import signal
+
+    proc, env = _start_slow_run(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "terminated (SIGTERM): finished cells are stored"
+    db = sqlite3.connect(tmp_path / "store.sqlite")
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    cells = db.execute("SELECT status FROM cells").fetchall()
+    assert 1 <= len(cells) < 8 and all(s == ("ok",) for s in cells)
+    report = _bench(env, "report", "-f", "markdown")
+    assert report.returncode == 0, report.stderr
+    assert f"> **Incomplete run.** Run 1 is incomplete (interrupted): {8 - len(cells)} of 8 " \
+           "cells missing: model=cnn/defense=none/attack=bim[eps=" in report.stdout
+
+
+def test_sigkill_leaves_running_but_readers_show_interrupted(tmp_path):
+    import signal
+
+    proc, env = _start_slow_run(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)  # reaped: the pid is gone, not a zombie
+    path = tmp_path / "store.sqlite"
+    files = sorted(p.name for p in tmp_path.iterdir())
+    # the -shm file is SQLite's shared-memory index of the log: a reader of a killed writer's
+    # log rebuilds it (no data); the database and its log must stay byte-identical
+    sizes = {p.name: p.read_bytes() for p in tmp_path.iterdir()
+             if p.is_file() and not p.name.endswith("-shm")}
+    runs = _bench(env, "runs")
+    assert runs.returncode == 0, runs.stderr
+    assert " interrupted " in runs.stdout and "/8 " in runs.stdout
+    assert "recorded as running, but its process (pid" in runs.stdout
+    report = _bench(env, "report")
+    assert report.returncode == 0, report.stderr
+    assert "Run 1 is incomplete (interrupted: its process is gone):" in report.stdout
+    assert "cells missing: model=cnn/defense=none/attack=bim[eps=" in report.stdout
+    csv = _bench(env, "report", "-f", "csv").stdout.splitlines()
+    assert len(csv) == 9 and csv[-1].endswith(",missing,not run: the run is interrupted,,"
+                                              + "," * (csv[0].count(",") - 8))
+    cmp = _bench(env, "compare", "1", "1", "--format", "json")
+    assert cmp.returncode == 0 and "Run 1 is incomplete" in cmp.stderr
+    # the readers wrote nothing: the database still says running, no file changed
+    assert sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute(
+        "SELECT status FROM runs").fetchone()[0] == "running"
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()
+            if p.is_file() and not p.name.endswith("-shm")} == sizes
+    assert "store.sqlite-wal" in sizes  # the killed run's log was there, and was read
