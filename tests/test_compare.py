@@ -180,3 +180,58 @@ def test_cli_exit_codes_and_messages(store):
     missing = bench("1", "9")
     assert missing.returncode == 4 and missing.stderr == (
         f"error: {store.path}: no run 9 (runs: 1..2)\n")
+
+
+def test_different_suites_and_configurations_warn(tmp_path):
+    s = Store(tmp_path / "r.sqlite")
+    add_run(s, {"fgsm": {"success_rate": 0.4}})
+    other = s.create_run("other", None, {"name": "other", "seed": 1, "attacks": ["fgsm"]}, 0,
+                         None, {}, {}, [], 0)
+    s.finish_run(other, "finished")
+    c = compare_runs(load_report(s, 1), load_report(s, 2))
+    assert c.warnings == [
+        "run 1 is of suite 's', run 2 of suite 'other': cells are matched by id only",
+        "runs 1 and 2 have different configurations (suite fields that differ: attacks, seed)"]
+    assert compare_runs(load_report(s, 1), load_report(s, 1)).warnings == []
+
+
+def test_incomplete_run_is_marked(tmp_path):
+    s = Store(tmp_path / "r.sqlite")
+    add_run(s, {"fgsm": {"success_rate": 0.4}, "bim": {"success_rate": 0.5}})
+    planned = [cell_id("fgsm"), cell_id("bim"), cell_id("cw-l2")]
+    run = s.create_run("s", "s.yaml", {"name": "s"}, 0, "abc", {"cpus": 2}, {}, [], 3,
+                       cell_ids=planned)
+    s.add_cell(run, {"cell_id": cell_id("fgsm"), "row_id": ROW, "model_id": "cnn",
+                     "defense_id": "none", "attack_id": "fgsm", "attack_name": "fgsm",
+                     "samples": 10, "status": "ok", "error": None, "plugins": {}, "params": {}},
+               {"success_rate": 0.6}, {})
+    s.finish_run(run, "interrupted")
+    c = compare_runs(load_report(s, 1), load_report(s, 2))
+    assert c.warnings == [
+        f"Run 2 is incomplete (interrupted): 2 of 3 cells missing: {cell_id('bim')}, "
+        f"{cell_id('cw-l2')}"]
+    assert to_markdown(c, ["success_rate"]).startswith(
+        "# Run 1 (A) vs run 2 (interrupted, 2 cells missing) (B)\n\n> **Warning:** Run 2 is "
+        "incomplete (interrupted)")
+    data = json.loads(to_json(c, ["success_rate"], []))
+    assert data["runs"]["b"] == {"status": "interrupted", "suite": "s", "incomplete": True,
+                                 "missing_cells": 2}
+    assert data["runs"]["a"]["incomplete"] is False and data["warnings"] == c.warnings
+    env = {**os.environ, "ARTBENCH_STORE": str(s.path)}
+    res = subprocess.run([sys.executable, "-m", "bench", "compare", "1", "2"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines() == [f"warning: {c.warnings[0]}"]
+    assert "run 2 (interrupted, 2 cells missing) (B)" in res.stdout
+
+
+def test_unknown_metric_is_an_error_not_a_table_of_dashes(store):
+    env = {**os.environ, "ARTBENCH_STORE": str(store.path)}
+    for cmd in (["compare", "1", "2", "--metric", "sucess_rate"],
+                ["report", "1", "--metric", "sucess_rate"]):
+        res = subprocess.run([sys.executable, "-m", "bench", *cmd], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 4 and res.stdout == "", res.stderr
+        [line] = res.stderr.splitlines()
+        assert line.startswith("error: --metric: unknown metric 'sucess_rate'. Did you mean: "
+                               "success_rate? Known: adv_accuracy, "), line

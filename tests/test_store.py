@@ -466,3 +466,41 @@ def test_sigkill_leaves_running_but_readers_show_interrupted(tmp_path):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()
             if p.is_file() and not p.name.endswith("-shm")} == sizes
     assert "store.sqlite-wal" in sizes  # the killed run's log was there, and was read
+
+
+def test_every_report_format_says_the_run_is_incomplete(tmp_path):
+    import json
+
+    from bench_builtin.reporters import Csv, Json, Markdown
+
+    from bench.benchjson import benchmark_json
+    from bench.html_report import render_report
+
+    store = Store(tmp_path / "r.sqlite")
+    planned = [cell(f"a{i}")["cell_id"] for i in range(13)]
+    run = store.create_run("s", None, {}, 0, None, {}, {}, [], len(planned), cell_ids=planned)
+    store.add_cell(run, cell("a0"), {"success_rate": 1.0}, {"generate": 1.0})
+    store.finish_run(run, "interrupted")
+    report = load_report(store, run)
+    notice = report.incomplete_notice()
+    assert notice.endswith(" ... and 2 more")
+    md = Markdown(Markdown.Params()).render(report)
+    assert f"> **Incomplete run.** {notice}" in md
+    lines = Csv(Csv.Params()).render(report).splitlines()
+    assert len(lines) == 1 + 13
+    assert lines[-1].startswith("1,model=cnn/defense=none/attack=a12,cnn,none,a12,missing,"
+                                "not run: the run is interrupted,")
+    data = json.loads(Json(Json.Params()).render(report))
+    assert data["completeness"]["missing"] == planned[1:]
+    assert data["completeness"]["incomplete"] is True
+    html = render_report(report, store)
+    assert 'id="incomplete"' in html and "12 of 13 cells missing" in html
+    assert "<code>model=cnn/defense=none/attack=a10</code>" in html
+    assert "and 2 more" in html
+    bench = benchmark_json(report)["benchmarks"][0]["extra_info"]
+    assert (bench["run_status"], bench["run_incomplete"]) == ("interrupted", True)
+    store.finish_run(run, "finished")  # a complete run says nothing of the kind
+    complete = load_report(store, run)
+    complete.run["planned"] = [planned[0]]
+    assert "Incomplete" not in Markdown(Markdown.Params()).render(complete)
+    assert 'id="incomplete"' not in render_report(complete, store)
