@@ -1,7 +1,11 @@
 """On-disk cache of trained models, keyed by everything that determines their weights.
 
 Each entry is a Keras ``.keras`` file plus a JSON sidecar holding the key material and the
-file's sha256, which is checked before every load; models load with ``safe_mode=True``.
+file's sha256, which is checked before every load; models load with ``safe_mode=True``. After
+loading, the sidecar's material must hash to the entry's key and equal what the trainer asked
+for, and the network's input shape and class count must match it: a different model placed under
+a key (its sha256 updated) is refused. A cache that cannot be written (a read-only directory, a
+file in its place) keeps the networks of this run in memory instead.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ def cache_key(material: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _canonical(material: dict[str, Any]) -> Any:
+    """``material`` as it reads back from the sidecar (tuples become lists, and so on)."""
+    return json.loads(json.dumps(material, sort_keys=True, default=str))
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -45,14 +54,24 @@ def file_sha256(path: Path) -> str:
 class ModelCache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        #: networks that could not be written, kept for the rest of the run
+        self._memory: dict[str, keras.Model] = {}
+        #: set once a warning about an unwritable cache has been shown
+        self.warned = False
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         base = self.root / key[:2] / key
         return base.with_suffix(".keras"), base.with_suffix(".json")
 
     def has(self, key: str) -> bool:
+        if key in self._memory:
+            return True
         model_path, meta_path = self._paths(key)
         return model_path.is_file() and meta_path.is_file()
+
+    def keep(self, key: str, model: keras.Model) -> None:
+        """Hold ``model`` in memory under ``key`` (when it could not be saved)."""
+        self._memory[key] = model
 
     def meta(self, key: str) -> dict[str, Any]:
         _, meta_path = self._paths(key)
@@ -61,36 +80,75 @@ class ModelCache:
         except (OSError, ValueError) as exc:
             raise CacheError(f"{meta_path}: unreadable cache metadata ({exc})") from None
 
-    def load(self, key: str) -> keras.Model:
+    def load(self, key: str, material: dict[str, Any] | None = None) -> keras.Model:
+        """The network under ``key``; ``material`` is what the caller derived the key from."""
         import keras
 
+        if key in self._memory:
+            return self._memory[key]
         model_path, _ = self._paths(key)
-        expected = self.meta(key).get("sha256")
+        meta = self.meta(key)
+        expected = meta.get("sha256")
         actual = file_sha256(model_path)
         if actual != expected:
             raise CacheError(
                 f"{model_path}: checksum mismatch (recorded {str(expected)[:12]}..., "
                 f"found {actual[:12]}...); delete it to retrain"
             )
+        recorded = meta.get("material")
+        if not isinstance(recorded, dict) or cache_key(recorded) != key:
+            raise CacheError(f"{model_path}: the recorded material does not hash to this key "
+                             "(an entry copied from elsewhere?); delete it to retrain")
+        if material is not None and _canonical(material) != recorded:
+            raise CacheError(f"{model_path}: recorded for a different configuration than the "
+                             "one asked for; delete it to retrain")
         try:
-            return keras.models.load_model(model_path, compile=False, safe_mode=True)
+            model = keras.models.load_model(model_path, compile=False, safe_mode=True)
         except Exception as exc:  # corrupt archive despite matching hash: still the user's file
             raise CacheError(f"{model_path}: cannot load cached model ({exc})") from None
+        _check_shapes(model, recorded, model_path)
+        return model
 
     def save(self, key: str, model: keras.Model, material: dict[str, Any], **extra: Any) -> Path:
+        """Write ``model`` and its sidecar; :class:`CacheError` when the cache is not writable."""
         model_path, meta_path = self._paths(key)
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=model_path.parent)
+        try:
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".keras", dir=model_path.parent)
+        except OSError as exc:
+            raise CacheError(f"cannot write the model cache {self.root}: "
+                             f"{exc.strerror or exc}") from None
         os.close(fd)
         tmp_path = Path(tmp)
+        tmp_meta = meta_path.with_suffix(".json.tmp")
         try:
             model.save(tmp_path)
             digest = file_sha256(tmp_path)
+            meta = {"key": key, "sha256": digest, "material": material, **extra}
+            tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
             os.replace(tmp_path, model_path)
+            os.replace(tmp_meta, meta_path)
+        except OSError as exc:
+            raise CacheError(f"cannot write the model cache {self.root}: "
+                             f"{exc.strerror or exc}") from None
         finally:
             tmp_path.unlink(missing_ok=True)
-        meta = {"key": key, "sha256": digest, "material": material, **extra}
-        tmp_meta = meta_path.with_suffix(".json.tmp")
-        tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-        os.replace(tmp_meta, meta_path)
+            tmp_meta.unlink(missing_ok=True)
         return model_path
+
+
+def _check_shapes(model: keras.Model, material: dict[str, Any], path: Path) -> None:
+    """The network must take the recorded input shape and output the recorded class count."""
+    want_shape, want_classes = material.get("input_shape"), material.get("num_classes")
+    try:
+        got_shape = [None if d is None else int(d) for d in model.input_shape[1:]]
+        got_classes = int(model.output_shape[-1])
+    except (AttributeError, TypeError, ValueError, IndexError):
+        raise CacheError(f"{path}: the cached network has not one input and one output; "
+                         "delete it to retrain") from None
+    if want_shape is not None and got_shape != list(want_shape):
+        raise CacheError(f"{path}: the cached network takes inputs of shape {tuple(got_shape)}, "
+                         f"its key says {tuple(want_shape)}; delete it to retrain")
+    if want_classes is not None and got_classes != want_classes:
+        raise CacheError(f"{path}: the cached network outputs {got_classes} classes, its key "
+                         f"says {want_classes}; delete it to retrain")

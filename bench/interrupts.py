@@ -68,6 +68,11 @@ def is_real_interrupt(exc: BaseException) -> bool:
     return not _active or any(c.signum is not None for c in _active)
 
 
+def received_signal() -> int | None:
+    """The signal an active :func:`catch_signals` has recorded, or None."""
+    return next((c.signum for c in _active if c.signum is not None), None)
+
+
 @contextmanager
 def catch_signals(signals: tuple[int, ...] = DEFAULT_SIGNALS) -> Iterator[Caught]:
     """Install handlers that record the signal and raise :class:`Interrupted`; restore on exit.
@@ -82,6 +87,8 @@ def catch_signals(signals: tuple[int, ...] = DEFAULT_SIGNALS) -> Iterator[Caught
     def handler(signum: int, frame: FrameType | None) -> None:
         if caught.signum is None:
             caught.signum = signum
+        if signum == signal.SIGTERM:  # a second one must not cut the clean-up short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Interrupted(signum)
 
     if threading.current_thread() is threading.main_thread():

@@ -5,6 +5,7 @@ Set ``ARTBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` to load only artbench's own built-in 
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
 import importlib.util
@@ -19,6 +20,7 @@ import pluggy
 
 from bench import ENTRY_POINT_GROUP, PROJECT, hookspecs
 from bench.errors import PluginError
+from bench.interrupts import is_real_interrupt
 from bench.registry import Registry
 
 AUTOLOAD_ENV = "ARTBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -61,6 +63,36 @@ class Plugins:
     def plugin_version(self, kind: str, name: str) -> str:
         return str(getattr(self.registries[kind].get(name), "version", "0"))
 
+    def notify(self, hook_name: str, **kwargs: Any) -> list[tuple[str, BaseException]]:
+        """Call every implementation of an observer hook (return values are ignored), in
+        pluggy's order but each on its own, so that one that raises stops neither the others nor
+        the run. Returns ``(plugin name, exception)`` per failure; a real interrupt propagates."""
+        failures: list[tuple[str, BaseException]] = []
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        for impl in reversed(impls):
+            try:
+                if impl.hookwrapper or impl.wrapper:  # a wrapper only runs through pluggy
+                    others = [i.plugin for i in impls if i.plugin is not impl.plugin]
+                    self.pm.subset_hook_caller(hook_name, others)(**kwargs)
+                else:
+                    impl.function(*(kwargs[a] for a in impl.argnames))
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                if isinstance(exc, KeyboardInterrupt) and is_real_interrupt(exc):
+                    raise
+                failures.append((impl.plugin_name, exc))
+        return failures
+
+
+def _import_failure(spec: str, exc: BaseException) -> PluginError:
+    """One line for a ``-p`` plugin whose import raised: a syntax error names file and line."""
+    if isinstance(exc, SyntaxError):
+        where = exc.filename or spec
+        if exc.filename and spec.endswith(".py") and Path(exc.filename).resolve() == \
+                Path(spec).resolve():
+            where = spec
+        return PluginError(f"-p {spec}: syntax error at {where}:{exc.lineno}: {exc.msg}")
+    return PluginError(f"-p {spec}: import failed: {type(exc).__name__}: {exc}")
+
 
 def _import_one_off(spec: str) -> ModuleType:
     """Import ``-p`` argument: a module name, or a path to a ``.py`` file."""
@@ -74,12 +106,48 @@ def _import_one_off(spec: str) -> ModuleType:
             raise PluginError(f"-p {spec}: cannot import this file")
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[mod_name] = module
-        loader_spec.loader.exec_module(module)
+        try:
+            loader_spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:
+            sys.modules.pop(mod_name, None)
+            raise _import_failure(spec, exc) from None
         return module
     try:
         return importlib.import_module(spec)
-    except ImportError as exc:
-        raise PluginError(f"-p {spec}: cannot import module ({exc})") from None
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and spec.startswith(exc.name):  # the module itself is missing
+            raise PluginError(f"-p {spec}: cannot import module ({exc})") from None
+        raise _import_failure(spec, exc) from None
+    except (Exception, SystemExit) as exc:
+        raise _import_failure(spec, exc) from None
+
+
+def _register(pm: pluggy.PluginManager, module: ModuleType, name: str, who: str) -> None:
+    try:
+        pm.register(module, name=name)
+    except pluggy.PluginValidationError as exc:  # e.g. an argument the hookspec does not have
+        text = " ".join(str(exc).split())
+        raise PluginError(f"{who}: {text}") from None
+
+
+def _check_hook_names(pm: pluggy.PluginManager, who: dict[str, str]) -> None:
+    """pluggy's validation: every ``@hookimpl`` must name a hook of :mod:`bench.hookspecs`."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        pass
+    else:
+        return
+    known = sorted(n for n in dir(hookspecs) if n.startswith("bench_"))
+    for name in sorted(pm.hook.__dict__):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean: {close[0]}?" if close else ""
+            raise PluginError(f"{who.get(impl.plugin_name, impl.plugin_name)}: unknown hook "
+                              f"'{name}'.{hint}")
 
 
 def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -> Plugins:
@@ -93,31 +161,50 @@ def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     meta: dict[str, tuple[str, str]] = {}
+    #: plugin name -> how to name it in an error message
+    who: dict[str, str] = {}
+    blockable: set[str] = set()
 
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
         version = ep.dist.version if ep.dist is not None else "?"
+        blockable.add(ep.name)
         if ep.name in blocked or (not autoload and dist != OWN_DISTRIBUTION):
             continue
         if pm.has_plugin(ep.name):
             continue
+        who[ep.name] = f"plugin '{ep.name}' from {dist} {version}"
         try:
             module = ep.load()
-        except Exception as exc:  # a broken third-party plugin: say which, not a traceback
+        except (Exception, SystemExit) as exc:  # a broken third-party plugin: say which
             raise PluginError(
-                f"plugin '{ep.name}' from {dist} {version} failed to import: "
-                f"{type(exc).__name__}: {exc}"
+                f"{who[ep.name]} failed to import: {type(exc).__name__}: {exc}"
             ) from None
-        pm.register(module, name=ep.name)
+        _register(pm, module, ep.name, who[ep.name])
         meta[ep.name] = (dist, version)
 
     for spec in one_offs:
         module = _import_one_off(spec)
         name = module.__name__
+        blockable.add(name)
         if name in blocked or pm.has_plugin(name):
             continue
-        pm.register(module, name=name)
+        who[name] = f"-p {spec}"
+        _register(pm, module, name, who[name])
+        if not pm.get_hookcallers(module):
+            pm.unregister(module)
+            sys.modules.pop(name, None)
+            raise PluginError(f"-p {spec}: no hook implementations in it (a plugin defines "
+                              "functions decorated with @hookimpl from bench)")
         meta[name] = ("-p " + spec, str(getattr(module, "__version__", "local")))
+
+    unknown = sorted(blocked - blockable)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(blockable), n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise PluginError(f"-p no:{unknown[0]}: no plugin named '{unknown[0]}'.{hint} "
+                          f"Can be blocked: {', '.join(sorted(blockable)) or '(none)'}")
+    _check_hook_names(pm, who)
 
     registries: dict[str, Registry[Any]] = {k: Registry(k) for k in REGISTRATION_HOOKS}
     loaded = {n: LoadedPlugin(n, *meta[n]) for n in meta}
@@ -127,7 +214,7 @@ def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -
             provider = f"{impl.plugin_name} ({dist} {version})"
             try:
                 classes = impl.function() or []
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise PluginError(
                     f"plugin '{impl.plugin_name}' failed in {hook_name}: "
                     f"{type(exc).__name__}: {exc}"

@@ -18,8 +18,9 @@ from bench.cache import ModelCache
 from bench.checks import check_adversarial
 from bench.diagnostics import row_diagnostics
 from bench.errors import AttackCheckError, BenchError, ConfigError, PluginError
-from bench.grid import Cell, expand_grid, transfer_id, transfer_plan
+from bench.grid import Cell, Component, expand_grid, transfer_id, transfer_plan
 from bench.interfaces import Attack, Dataset, DataSplit
+from bench.interrupts import Interrupted, catch_signals, is_real_interrupt, received_signal
 from bench.metrics import cell_metrics
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
@@ -64,7 +65,12 @@ def plan_suite(suite: Suite, raw: dict[str, Any], source: str, plugins: Plugins)
             f"{source}: {describe_validation_error(exc, ('dataset', 'params'))}"
         ) from None
     cells = expand_grid(suite, plugins, source)
-    return Plan(suite, raw, source, ds_cls(ds_params), cells)
+    try:
+        dataset = ds_cls(ds_params)
+    except PLUGIN_FAULTS as exc:
+        raise PluginError(f"{source}: dataset '{suite.dataset.name}' failed in __init__: "
+                          f"{fault_text(exc)}") from None
+    return Plan(suite, raw, source, dataset, cells)
 
 
 def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
@@ -78,6 +84,56 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: what plugin code may raise without ending the run: a plugin's ``sys.exit()`` or
+#: ``KeyboardInterrupt`` fails its cell like any exception (a real Ctrl-C is told apart)
+PLUGIN_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def fault_text(exc: BaseException) -> str:
+    """One line for an exception raised by plugin code. A signal delivered to the process while
+    plugin code ran (whatever the plugin turned it into) is re-raised as :class:`Interrupted`."""
+    if isinstance(exc, KeyboardInterrupt) and is_real_interrupt(exc):
+        raise exc
+    signum = received_signal()
+    if signum is not None:
+        raise Interrupted(signum) from exc
+    if isinstance(exc, SystemExit | KeyboardInterrupt):
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+        return f"plugin raised {exc!r}{where}"
+    text = _error_text(exc)
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        text += " (inputs handed to plugins are read-only: copy an array before changing it)"
+    return text
+
+
+class PluginInitError(BenchError):
+    """A plugin class's ``__init__`` raised: fails the cell or row that needed it."""
+
+
+def _instantiate(component: Component) -> Any:
+    try:
+        return component.instantiate()
+    except PLUGIN_FAULTS as exc:
+        raise PluginInitError(f"{component.kind} '{component.name}' failed in __init__: "
+                              f"{fault_text(exc)}") from exc
+
+
+def _sealed(a: np.ndarray) -> np.ndarray:
+    """``a`` as a read-only array that owns its memory (copied when it is a view): views of it
+    handed to plugins cannot be made writeable again."""
+    owner = a if a.base is None and type(a) is np.ndarray else np.array(a, copy=True)
+    owner.flags.writeable = False
+    return owner
+
+
+def _readonly_copy(a: np.ndarray) -> np.ndarray:
+    """A private read-only copy of ``a`` for one plugin call (a view, so it stays read-only)."""
+    return _sealed(np.array(a, copy=True)).view()
+
+
 class Runner:
     def __init__(self, plan: Plan, plugins: Plugins, store: Store, cache: ModelCache,
                  progress: RunProgress) -> None:
@@ -89,13 +145,13 @@ class Runner:
         self.suite = plan.suite
         self.transfers = transfer_plan(plan.cells, plan.suite)
         self.counts: Counter[str] = Counter()
+        self._hook_failures: set[tuple[str, str]] = set()
 
     # ---- data ---------------------------------------------------------------------------
 
     def _load_data(self) -> tuple[DataSplit, DataSplit]:
-        ds = self.plan.dataset
-        train = ds.load(self.suite.dataset.train)
-        test = ds.load(self.suite.dataset.test)
+        train = self._load_split(self.suite.dataset.train)
+        test = self._load_split(self.suite.dataset.test)
         if train.num_classes != test.num_classes or train.input_shape != test.input_shape:
             raise ConfigError(f"{self.plan.source}: dataset.train and dataset.test disagree on "
                               "input shape or number of classes")
@@ -105,9 +161,20 @@ class Runner:
         # a fixed, seeded evaluation subset; cells with fewer samples take a prefix of it
         rng = np.random.default_rng(self.suite.evaluation.seed)
         order = rng.permutation(len(test))[: self.suite.evaluation.samples]
-        evaluation = DataSplit(test.x[order], test.y[order], test.num_classes, test.class_names,
-                               f"{test.name} (seeded subset of {len(order)})", test.clip_values)
+        # the host's own pristine copies: read-only, plugins only ever get views or copies
+        evaluation = DataSplit(_sealed(test.x[order]), _sealed(test.y[order]), test.num_classes,
+                               test.class_names, f"{test.name} (seeded subset of {len(order)})",
+                               test.clip_values)
+        train = DataSplit(_sealed(train.x).view(), _sealed(train.y).view(), train.num_classes,
+                          train.class_names, train.name, train.clip_values)
         return train, evaluation
+
+    def _load_split(self, split: str) -> DataSplit:
+        try:
+            return self.plan.dataset.load(split)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise PluginError(f"{self.plan.source}: dataset '{self.suite.dataset.name}': "
+                              f"{fault_text(exc)}") from None
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -121,6 +188,12 @@ class Runner:
         return out
 
     def run(self) -> RunResult:
+        """Run every cell. SIGINT / SIGTERM end the run (:class:`Interrupted`, a
+        KeyboardInterrupt); a plugin's own ``sys.exit()`` or KeyboardInterrupt fails its cell."""
+        with catch_signals():
+            return self._run()
+
+    def _run(self) -> RunResult:
         cells = self.plan.cells
         train, evaluation = self._load_data()
         plugin_info = [
@@ -132,11 +205,10 @@ class Runner:
             self.suite.name, self.plan.source, self.suite.model_dump(mode="json"),
             self.suite.seed, provenance.git_commit(), provenance.machine(),
             provenance.package_versions(), plugin_info, len(ids),
-            list(evaluation.class_names),
+            list(evaluation.class_names), cell_ids=ids,
         )
-        self.plugins.hook.bench_run_start(
-            run_id=run_id, suite=self.suite.model_dump(mode="json"), cell_ids=ids
-        )
+        self._notify("bench_run_start", run_id=run_id,
+                     suite=self.suite.model_dump(mode="json"), cell_ids=ids)
         self.progress.log(escape(f"run {run_id}: {len(ids)} cells, train {train.name} "
                                  f"({len(train)}), evaluate {evaluation.name}"))
         status = "interrupted"
@@ -156,8 +228,8 @@ class Runner:
             from bench.flags import update_flags
 
             update_flags(self.store, run_id)
-            self.plugins.hook.bench_run_end(run_id=run_id, status=status,
-                                            summary=dict(self.counts))
+            self._notify("bench_run_end", run_id=run_id, status=status,
+                         summary=dict(self.counts))
         return RunResult(run_id, self.counts)
 
     def _failed(self) -> int:
@@ -169,19 +241,25 @@ class Runner:
         first = cells[0]
         row: dict[str, Any] = {"row_id": first.row, "model_id": first.model.id,
                                "defense_id": first.defense.id, "eval_samples": len(evaluation)}
-        trainer = HostTrainer(first.model.instantiate(),
-                              self.plugins.plugin_version("model", first.model.name),
-                              train, self.cache, self.suite.seed, self.progress)
+        trainer: HostTrainer | None = None
         start = perf_counter()
         try:
-            model = first.defense.instantiate().apply(trainer)
+            model_plugin = _instantiate(first.model)
+            defense = _instantiate(first.defense)
+            trainer = HostTrainer(model_plugin,
+                                  self.plugins.plugin_version("model", first.model.name),
+                                  train, self.cache, self.suite.seed, self.progress)
+            model = defense.apply(trainer)
             clean_logits = predict_logits(model, evaluation.x)
             diagnostics = row_diagnostics(model, evaluation.x, evaluation.y, clean_logits)
-        except Exception as exc:
-            message = f"training/defense failed: {_error_text(exc)}"
+        except PLUGIN_FAULTS as exc:
+            if isinstance(exc, PluginInitError):
+                message = str(exc)
+            else:
+                message = f"training/defense failed: {fault_text(exc)}"
             self._report_failure(first.row, exc)
             self.store.add_row(run_id, {**row, "status": "failed", "error": message,
-                                        "training": trainer.records})
+                                        "training": trainer.records if trainer else []})
             for cell in cells:
                 self._store_cell(run_id, cell, "failed", message, {}, {}, None, {})
             return None
@@ -207,8 +285,8 @@ class Runner:
         n = cell.samples
         x, y, clean_logits = evaluation.x[:n], evaluation.y[:n], state.clean_logits[:n]
         timings: dict[str, float] = {}
-        attack: Attack = cell.attack.instantiate()
         try:
+            attack: Attack = _instantiate(cell.attack)
             targets = compute_targets(getattr(cell.attack.params, "target", None), y,
                                       clean_logits, evaluation.num_classes,
                                       self.suite.evaluation.seed)
@@ -218,10 +296,10 @@ class Runner:
             adv_logits = predict_logits(state.model, x_adv)
             metrics, per_sample = cell_metrics(x, x_adv, y, clean_logits, adv_logits, targets)
             timings["evaluate"] = perf_counter() - start
-        except Exception as exc:
-            if not isinstance(exc, AttackCheckError | BenchError):
-                self._report_failure(cell.id, exc)
-            self._store_cell(run_id, cell, "failed", _error_text(exc), {}, timings, None, {})
+        except PLUGIN_FAULTS as exc:
+            message = fault_text(exc)
+            self._report_failure(cell.id, exc)
+            self._store_cell(run_id, cell, "failed", message, {}, timings, None, {})
             for t in targets_rows:
                 self._store_transfer(run_id, cell, t, "failed", "source cell failed", {}, {},
                                      None)
@@ -236,9 +314,15 @@ class Runner:
                                      None)
                 continue
             start = perf_counter()
-            t_metrics, t_per_sample = cell_metrics(
-                x, x_adv, y, target.clean_logits[:n], predict_logits(target.model, x_adv),
-                targets)
+            try:
+                t_metrics, t_per_sample = cell_metrics(
+                    x, x_adv, y, target.clean_logits[:n], predict_logits(target.model, x_adv),
+                    targets)
+            except PLUGIN_FAULTS as exc:  # the target row's network is plugin code
+                message = fault_text(exc)
+                self._report_failure(t, exc)
+                self._store_transfer(run_id, cell, t, "failed", message, {}, {}, None)
+                continue
             t_timings = {"evaluate": perf_counter() - start,
                          "source_generate": timings["generate"]}
             self._store_transfer(run_id, cell, t, "ok", None, t_metrics, t_timings, t_per_sample)
@@ -252,12 +336,17 @@ class Runner:
         parts, info = [], {}
         start = perf_counter()
         for i in range(0, n, bs):
-            xb = x[i : i + bs]
-            out = attack.generate(model, xb, y[i : i + bs],
-                                  None if targets is None else targets[i : i + bs],
+            xb = x[i : i + bs]  # the host's pristine, read-only data
+            handed = _readonly_copy(xb)
+            out = attack.generate(model, handed, np.array(y[i : i + bs]),
+                                  None if targets is None else np.array(targets[i : i + bs]),
                                   evaluation.clip_values, evaluation.num_classes)
-            check_adversarial(xb, out.x_adv, evaluation.clip_values, attack.bound())
-            parts.append(out.x_adv)
+            if not np.array_equal(handed, xb, equal_nan=True):
+                raise AttackCheckError("the attack changed its (read-only) input x in place")
+            # a copy: an attack may reuse the array it returned for its next batch
+            x_adv = np.array(out.x_adv, copy=True)
+            check_adversarial(xb, x_adv, evaluation.clip_values, attack.bound())
+            parts.append(x_adv)
             info.update(out.info)
             self.progress.advance(task, len(xb))
         timings["generate"] = perf_counter() - start
@@ -306,14 +395,30 @@ class Runner:
         self.store.add_cell(run_id, record, metrics, timings, per_sample, examples)
         status, error = record["status"], record["error"]
         self.counts[status] += 1
-        if status != "ok":
-            self.progress.log(f"[red]FAILED[/red] {escape(record['cell_id'])}: "
-                              f"{escape(error or '')}")
-        self.plugins.hook.bench_cell_finished(run_id=run_id, cell_id=record["cell_id"],
-                                              status=status, metrics=metrics)
+        if status != "ok":  # shown with --quiet too: a failure is not progress
+            self.progress.console.print(f"[red]FAILED[/red] {escape(record['cell_id'])}: "
+                                        f"{escape(error or '')}", highlight=False,
+                                        soft_wrap=True)
+        self._notify("bench_cell_finished", run_id=run_id, cell_id=record["cell_id"],
+                     status=status, metrics=metrics)
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook; an implementation that raises costs one warning (the first
+        time for that plugin and hook), not the run."""
+        for plugin, exc in self.plugins.notify(hook, **kwargs):
+            if (plugin, hook) not in self._hook_failures:
+                self._hook_failures.add((plugin, hook))
+                text = fault_text(exc).removeprefix("plugin ")
+                self.progress.console.print(
+                    f"warning: plugin '{plugin}' failed in {hook}: {text}",
+                    highlight=False, markup=False, soft_wrap=True)
 
     def _report_failure(self, where: str, exc: BaseException) -> None:
         """A plugin raised something that is not a BenchError: keep the traceback for debugging."""
+        if isinstance(exc, PluginInitError) and exc.__cause__ is not None:
+            exc = exc.__cause__
+        if isinstance(exc, BenchError):
+            return
         if not self.progress.quiet:
             tb = "".join(traceback.format_exception(exc)).rstrip()
             self.progress.console.print(f"[dim]{escape(where)}: {escape(tb)}[/dim]",

@@ -8,6 +8,7 @@ import numpy as np
 from rich.markup import escape
 
 from bench.cache import ModelCache, cache_key
+from bench.errors import CacheError
 from bench.interfaces import DataSplit, Model, Trainer
 from bench.progress import RunProgress
 from bench.timing import perf_counter
@@ -74,7 +75,7 @@ class HostTrainer(Trainer):
         label = ", ".join(f"{k}={v}" for k, v in role.items() if k != "teacher")
         start = perf_counter()
         if self.cache.has(key):
-            model = self.cache.load(key)
+            model = self.cache.load(key, material)
             self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
                                      f"T={temperature:g})"))
             cached = True
@@ -90,7 +91,15 @@ class HostTrainer(Trainer):
                 model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar]
             )
             seconds = perf_counter() - start
-            self.cache.save(key, model, material, train_seconds=seconds, history=history)
+            try:
+                self.cache.save(key, model, material, train_seconds=seconds, history=history)
+            except CacheError as exc:  # keep the network for this run rather than lose it
+                self.cache.keep(key, model)
+                if not self.cache.warned:
+                    self.cache.warned = True
+                    self.progress.console.print(
+                        f"warning: {exc}; trained models are kept in memory for this run",
+                        highlight=False, markup=False, soft_wrap=True)
             cached = False
         self._keys[id(model)] = key
         self.records.append(

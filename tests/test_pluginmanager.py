@@ -109,3 +109,74 @@ def test_readme_plugin_example_runs_in_a_suite(example_site, tmp_path):
     linf = [r[0] for r in sqlite3.connect(tmp_path / "s.sqlite").execute(
         "SELECT linf FROM samples")]
     assert len(linf) == 20 and all(0.04 < v <= 0.05 + 1e-6 for v in linf), linf
+
+
+def write_plugin(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_misspelled_hook_is_refused_with_did_you_mean():
+    spec = str(DATA / "plugins" / "misspelled_hook.py")
+    with pytest.raises(PluginError) as exc:
+        load_plugins([spec])
+    assert str(exc.value) == (f"-p {spec}: unknown hook 'bench_register_attack'. "
+                              "Did you mean: bench_register_attacks?")
+
+
+def test_hook_with_an_argument_the_spec_lacks_is_one_line(tmp_path):
+    spec = write_plugin(tmp_path, "badargs.py", "from bench import hookimpl\n\n\n@hookimpl\n"
+                        "def bench_cell_finished(run_id, cell, status):\n    pass\n")
+    with pytest.raises(PluginError) as exc:
+        load_plugins([spec])
+    text = str(exc.value)
+    assert text.startswith(f"-p {spec}: Plugin 'artbench_local_badargs' for hook "
+                           "'bench_cell_finished' ") and "\n" not in text
+    assert "{'cell'}" in text
+
+
+def test_unknown_block_name_lists_what_can_be_blocked(monkeypatch):
+    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
+    with pytest.raises(PluginError, match=r"^-p no:builtn: no plugin named 'builtn'\. Did you "
+                                          r"mean: builtin\? Can be blocked: (.*, )?builtin"):
+        load_plugins(["no:builtn"])
+    spec = str(DATA / "plugins" / "recorder.py")
+    with pytest.raises(PluginError, match=r"Can be blocked: .*artbench_local_recorder"):
+        load_plugins([spec, "no:nothing_like_it"])
+    # a one-off can be blocked by its name
+    plugins = load_plugins([spec, "no:artbench_local_recorder"])
+    assert "artbench_local_recorder" not in [p.name for p in plugins.loaded]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("imports.py", "import no_such_dependency_xyz\n",
+     "-p {spec}: import failed: ModuleNotFoundError: No module named 'no_such_dependency_xyz'"),
+    ("syntax.py", "from bench import hookimpl\n\ndef f(:\n    pass\n",
+     "-p {spec}: syntax error at {spec}:3: invalid syntax"),
+    ("raises.py", "raise RuntimeError('not today')\n",
+     "-p {spec}: import failed: RuntimeError: not today"),
+    ("exits.py", "import sys\nsys.exit(5)\n", "-p {spec}: import failed: SystemExit: 5"),
+    ("empty.py", "def bench_register_attacks():\n    return []\n",
+     "-p {spec}: no hook implementations in it (a plugin defines functions decorated with "
+     "@hookimpl from bench)"),
+])
+def test_broken_one_off_file_is_one_line(tmp_path, name, text, message):
+    spec = write_plugin(tmp_path, name, text)
+    with pytest.raises(PluginError) as exc:
+        load_plugins([spec])
+    assert str(exc.value) == message.format(spec=spec)
+    assert f"artbench_local_{name[:-3]}" not in sys.modules
+
+
+def test_a_raising_observer_hook_stops_neither_the_others_nor_the_caller(tmp_path, monkeypatch):
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("RECORDER_LOG", str(log))
+    monkeypatch.setenv("RAISING_HOOKS", "bench_cell_finished")
+    plugins = load_plugins([str(DATA / "plugins" / "misbehaving.py"),
+                            str(DATA / "plugins" / "recorder.py")])
+    failures = plugins.notify("bench_cell_finished", run_id=1, cell_id="c", status="ok",
+                              metrics={})
+    assert [(name, str(exc)) for name, exc in failures] == [
+        ("artbench_local_misbehaving", "bench_cell_finished is broken")]
+    assert json.loads(log.read_text()) == {"event": "cell_finished", "cell": "c", "status": "ok"}
