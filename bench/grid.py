@@ -122,12 +122,12 @@ def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
                 params = cls.Params.model_validate(values)
             except ValidationError as exc:
                 loc = exc.errors()[0]["loc"]
-                key = loc[0] if loc else None
+                bad = loc[0] if loc else None
                 index = dict(zip(sweep_keys, (j for j, _ in combo), strict=True))
                 prefix: tuple[Any, ...] = ("params",)
-                if key in index:
+                if isinstance(bad, str) and bad in index:
                     exc_loc = describe_validation_error(exc, prefix)
-                    exc_loc = exc_loc.replace(f"params.{key}", f"params.{key}[{index[key]}]", 1)
+                    exc_loc = exc_loc.replace(f"params.{bad}", f"params.{bad}[{index[bad]}]", 1)
                     raise ConfigError(f"{where}.{exc_loc}") from None
                 raise ConfigError(f"{where}.{describe_validation_error(exc, prefix)}") from None
             expanded.append((spec.name, cls, params, spec))

@@ -121,7 +121,7 @@ def _check_events(text: str) -> None:
             if event.anchor in open_anchors:
                 raise _Refused(f"alias *{event.anchor} is used inside its own anchor",
                                event.start_mark)
-            size = sizes.get(event.anchor, 1)  # an undefined alias is the composer's error
+            size = sizes.get(event.anchor or "", 1)  # an undefined alias: the composer's error
         elif isinstance(event, ScalarEvent):
             size = 1
             if event.anchor:

@@ -139,7 +139,7 @@ def _read(path: Path, magic: int, inner: tuple[int, ...] | None) -> np.ndarray:
                     f"{path}: truncated: header declares {_dims_text(dims)} = {expected} "
                     f"data bytes but the file holds {got}"
                 )
-            if gz and not src.finish():
+            if isinstance(src, _Gunzip) and not src.finish():
                 raise DataError(
                     f"{path}: unexpected bytes after the {_dims_text(dims)} data the header "
                     "declares"
