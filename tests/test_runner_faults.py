@@ -155,3 +155,37 @@ def test_a_real_sigint_still_interrupts_the_run(tmp_path, cache):
     assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
     assert db.execute("SELECT attack_id, status FROM cells").fetchall() == [
         ("interrupt", "failed")]
+
+
+def test_a_read_only_cache_keeps_trained_models_in_memory(tmp_path):
+    """A real read-only file system (a bind mount in a private mount namespace: chmod does not
+    stop root, which CI runs as). One warning; the T = 1 teacher of distillation is the
+    undefended network, taken from memory rather than trained again."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare")
+    probe = subprocess.run([unshare, "-m", "sh", "-c", f"mount --bind -o ro '{cache}' '{cache}' "
+                            f"&& ! touch '{cache}/x' 2>/dev/null"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a read-only mount here: {probe.stderr.strip()}")
+    env = {**os.environ, "ARTBENCH_STORE": str(tmp_path / "store.sqlite"),
+           "ARTBENCH_CACHE_DIR": str(cache)}
+    res = subprocess.run(
+        [unshare, "-m", "sh", "-c", f'mount --bind -o ro "{cache}" "{cache}" && exec "$@"', "sh",
+         sys.executable, "-m", "bench", "run", TINY, "--quiet", *SMALL,
+         "--set", "defenses=[{name: none}, {name: distillation, params: {temperature: 1}}]"],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines() == [
+        f"warning: cannot write the model cache {cache}: Read-only file system; trained models "
+        "are kept in memory for this run"]
+    assert not any(cache.iterdir())
+    db = sqlite3.connect(tmp_path / "store.sqlite")
+    training = dict(db.execute("SELECT defense_id, training_json FROM rows"))
+    assert set(training) == {"none", "distillation"}
+    teacher = json.loads(training["distillation"])[0]
+    assert teacher["cached"] and teacher["key"] == json.loads(training["none"])[0]["key"]
