@@ -28,7 +28,7 @@ def check_bound(bound: Any) -> tuple[float | str, float] | None:
     norm, eps = bound
     key: Any = norm
     if isinstance(norm, Real) and not isinstance(norm, bool):
-        key = "inf" if norm == math.inf else norm if norm not in (0, 1, 2) else int(norm)
+        key = "inf" if norm == math.inf else float(norm)  # 2.0 finds the key 2
     if isinstance(norm, bool) or not isinstance(key, Hashable) or key not in NORMS:
         raise AttackCheckError(
             f"bound() returned an unknown norm {norm!r:.40}: expected 'inf', 0, 1 or 2")
