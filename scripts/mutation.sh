@@ -4,6 +4,7 @@
 #   scripts/mutation.sh            # all mutants of the modules in scripts/mutation.cfg
 #   scripts/mutation.sh 'bench.metrics.*'    # only some (mutmut's mutant-name globs)
 #
+# The default mutant names cover the functions that decide published numbers (below).
 # Works in a scratch copy (MUTATION_DIR, default .mutation/, git-ignored) of the current tree,
 # with plugins/bench_builtin laid out as top-level bench_builtin (mutmut names mutants after
 # file paths, which must match import names). MUTATION_JOBS sets the parallel mutants
@@ -16,6 +17,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${MUTATION_DIR:-$repo/.mutation}
 jobs=${MUTATION_JOBS:-1}
 
+command -v mutmut >/dev/null || { echo "mutmut not found: activate the venv with the dev extra" >&2; exit 1; }
 rm -rf "$work"
 mkdir -p "$work"
 cd "$repo"
@@ -26,6 +28,14 @@ cp scripts/mutation.cfg "$work/setup.cfg"
 
 cd "$work"
 export TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES=""
+# default: the functions that compute numbers (the cache key, not the cache's file I/O; the
+# robust-accuracy computation, not the rest of the report model)
+if [ $# -eq 0 ]; then
+    set -- 'bench.metrics.*' 'bench.checks.*' 'bench.targets.*' 'bench.grid.*' 'bench.flags.*' \
+        'bench.cache.x_cache_key__*' 'bench.training.xǁHostTrainerǁ__init__*' \
+        'bench.training.xǁHostTrainerǁtrain*' 'bench.training.xǁHostTrainerǁkey_of*' \
+        'bench.report.xǁRunReportǁrobust_accuracy*' 'bench_builtin.attacks.native.*'
+fi
 mutmut run --max-children "$jobs" "$@" >mutmut-run.log 2>&1 || {
     tail -40 mutmut-run.log
     exit 1

@@ -10,7 +10,13 @@ from types import SimpleNamespace
 import pytest
 from pytest_benchmark.stats import Metadata, Stats
 
-from bench.benchjson import OPTIONS, benchmark_json, stats, write_benchmark_json
+from bench.benchjson import (
+    OPTIONS,
+    SCHEMA_VERSION,
+    benchmark_json,
+    stats,
+    write_benchmark_json,
+)
 from bench.cli import main
 from bench.report import load_report
 from bench.store import Store
@@ -159,4 +165,4 @@ def test_pytest_benchmark_compare_accepts_exports(store, tmp_path):
     csv = tmp_path / "cmp"
     compare("--csv", str(csv))
     assert "train::model=cnn/defense=none" in next(tmp_path.glob("cmp*.csv")).read_text()
-    assert json.loads(Path(paths[0]).read_text(encoding="utf-8"))["version"]
+    assert json.loads(Path(paths[0]).read_text(encoding="utf-8"))["version"] == SCHEMA_VERSION

@@ -60,7 +60,10 @@ def key(params: dict[str, Any] | None = None, *, version: str = "1.0.0", seed: i
     return k
 
 
-BASE = key()
+@pytest.fixture(scope="module")
+def base() -> str:
+    return key()
+
 
 OTHER_X = X.copy()
 OTHER_X[0, 0, 0, 0] = 0.5
@@ -82,13 +85,13 @@ OTHER_X[0, 0, 0, 0] = 0.5
     {"version": "1.0.1"},
     {"num_classes": 4},
 ], ids=lambda c: next(iter(c)) + "=" + str(next(iter(c.values()))))
-def test_key_changes_with_what_determines_the_weights(change):
-    assert key(**change) != BASE
+def test_key_changes_with_what_determines_the_weights(change, base):
+    assert key(**change) != base
 
 
-def test_key_is_stable_and_ignores_defaults_spelt_out():
-    assert key() == BASE
-    assert key({"epochs": 50, "optimizer": "sgd", "learning_rate": 0.01}) == BASE
+def test_key_is_stable_and_ignores_defaults_spelt_out(base):
+    assert key() == base
+    assert key({"epochs": 50, "optimizer": "sgd", "learning_rate": 0.01}) == base
     assert key(role={"labels": "soft", "teacher": "abc"}, temperature=100) == key(
         role={"labels": "soft", "teacher": "abc"}, temperature=100.0)
 

@@ -41,6 +41,20 @@ def test_ifgsm_bound_and_default_alpha(model, data) -> None:
                           10)
     assert isinstance(out, AttackOutput) and out.info["alpha"] == pytest.approx(0.01)
     assert np.abs(out.x_adv - data.x_test[:16]).max() <= 0.05 + 1e-6
+    from native_helpers import predict
+
+    x, y = data.x_test[:16], data.y_test[:16]
+    assert ((predict(model, out.x_adv) == 3) == out.success).all()
+    # with budget enough, the targeted call moves predictions to class 3; the untargeted one
+    # with the same budget goes to each sample's nearest class instead
+    params = {"eps": 0.2, "iterations": 10}
+    aimed = IFgsm(IFgsm.Params(**params, target=3)).generate(model, x, y, np.full(16, 3),
+                                                             (0.0, 1.0), 10)
+    free = IFgsm(IFgsm.Params(**params)).generate(model, x, y, None, (0.0, 1.0), 10)
+    hit, to_3 = predict(model, aimed.x_adv) == 3, predict(model, free.x_adv) == 3
+    print(f"targeted to 3: {hit.mean():.2f}, untargeted lands on 3: {to_3.mean():.2f}")
+    assert (hit == aimed.success).all()
+    assert hit.mean() >= 0.6 and hit.sum() >= to_3.sum() + 8, (hit.sum(), to_3.sum())  # 0.81
 
 
 @pytest.mark.parametrize("cls,params", [

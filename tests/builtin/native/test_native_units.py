@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_builtin.attacks.native import CwL2Native, IFgsm
+from bench_builtin.attacks.native import CwL0Native, CwL2Native, CwLinfNative, IFgsm
 
 K = 3
 SHAPE = (4, 4, 1)
@@ -95,3 +95,32 @@ def test_cw_l2_raises_c_from_the_default_initial_const():
     assert 0.05 <= out.info["mean_const"] <= 1.0, out.info
     l2 = np.sqrt(((out.x_adv - x) ** 2).reshape(4, -1).sum(axis=1))
     assert (l2 < 0.5).all(), l2  # minimal distortion is 1 / 4 = 0.25
+
+
+def test_bounds():
+    assert IFgsm(IFgsm.Params(eps=0.02)).bound() == ("inf", 0.02)
+    for cls in (CwL2Native, CwLinfNative, CwL0Native):
+        assert cls(cls.Params()).bound() is None
+
+
+@pytest.mark.parametrize(("cls", "params"), [
+    (CwL2Native, {"iterations": 50, "binary_search_steps": 4, "initial_const": 1.0}),
+    (CwLinfNative, {"iterations": 50, "initial_const": 0.1, "learning_rate": 0.05}),
+    (CwL0Native, {"iterations": 30, "initial_const": 1.0, "largest_const": 64.0}),
+], ids=["l2", "linf", "l0"])
+def test_cw_plugins_pass_target_and_report_success_honestly(random_linear, cls, params):
+    x = inputs(12)
+    y = predict(random_linear, x)
+    targets = (y + 2) % K
+    for t in (None, targets):
+        out = cls(cls.Params(**params, target=None if t is None else "next")).generate(
+            random_linear, x, y, t, (0.0, 1.0), K)
+        pred = predict(random_linear, out.x_adv)
+        hit = pred != y if t is None else pred == t
+        assert (hit == out.success).all()
+        assert out.success.mean() >= 0.5, out.success.mean()
+        assert out.x_adv.min() >= 0.0 and out.x_adv.max() <= 1.0
+        if cls is CwL0Native:
+            assert isinstance(out.info, dict)
+        else:
+            assert cls is CwLinfNative or out.info["mean_const"] > 0
