@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.errors import BenchError, ConfigError, ExitCode
+from bench.errors import BenchError, ConfigError, ExitCode, PluginError
 
 #: glog-style INFO / WARNING lines TensorFlow's C++ code writes before absl's logging is set up
 #: (``I0000 00:00:1795876057.744943 6489 port.cc:153] oneDNN custom operations are on ...``), and
@@ -325,7 +325,16 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         plugins = _load_plugins(args)
         cls = plugins.registry("reporter").get(args.format)
         params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
-        text = cls(cls.Params.model_validate(params)).render(report)
+        try:
+            text = cls(cls.Params.model_validate(params)).render(report)
+        except BenchError:
+            raise
+        except Exception as exc:  # a reporter plugin's bug: name it, no traceback
+            raise PluginError(f"reporter '{args.format}' failed: {type(exc).__name__}: {exc}"
+                              ) from None
+        if not isinstance(text, str):
+            raise PluginError(f"reporter '{args.format}' returned {type(text).__name__}, "
+                              "not text")
     if args.output:
         _write_text("--output", Path(args.output), text)
         console.print(f"wrote {args.output}", highlight=False, markup=False)

@@ -172,9 +172,11 @@ class Runner:
     def _load_split(self, split: str) -> DataSplit:
         try:
             return self.plan.dataset.load(split)
-        except (SystemExit, KeyboardInterrupt) as exc:
-            raise PluginError(f"{self.plan.source}: dataset '{self.suite.dataset.name}': "
-                              f"{fault_text(exc)}") from None
+        except BenchError:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a dataset plugin's bug
+            raise PluginError(f"{self.plan.source}: dataset '{self.suite.dataset.name}' failed "
+                              f"to load '{split}': {fault_text(exc)}") from None
 
     # ---- the run ------------------------------------------------------------------------
 

@@ -340,17 +340,21 @@ class Store:
 
     def _open_for_writing(self) -> sqlite3.Connection:
         header = self._header()
+        current = False
         if header:  # an existing file: only an artbench store is ever written to
             self._refuse_non_sqlite(header)
             probe = self._connect_ro(header)
             try:
-                self._identify(probe)
+                current = (self._identify(probe) == SCHEMA_VERSION and probe.execute(
+                    "PRAGMA application_id").fetchone()[0] == APPLICATION_ID)
             finally:
                 probe.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            if current:  # nothing to create or migrate: a run that fails early changes nothing
+                return conn
             conn.execute("PRAGMA journal_mode = WAL")
             with conn:
                 conn.executescript(SCHEMA)

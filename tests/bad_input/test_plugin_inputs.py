@@ -171,6 +171,13 @@ CASES = [
          CACHE_FAILED + "the cached network takes inputs of shape (8, 8, 1), its key says "
          "(28, 28, 1); delete it to retrain",
          exit_code=1, may_change=STORE, setup=swap_model((8, 8, 1), 10)),
+    Case("dataset-load-raises", ["run", "{tiny}", "-p", str(PLUGINS / "faulty_io.py"),
+                                 "--set", "dataset.name=broken-data"],
+         "error: {tiny}: dataset 'broken-data' failed to load 'train[:300]': ValueError: "
+         "cannot parse train[:300].bin"),
+    Case("reporter-render-raises", ["report", "-p", str(PLUGINS / "faulty_io.py"),
+                                    "-f", "broken-report"],
+         "error: reporter 'broken-report' failed: KeyError: 'rows'"),
     Case("cache-other-class-count", [*RUN, *ONE_FGSM],
          CACHE_FAILED + "the cached network outputs 47 classes, its key says 10; delete it to "
          "retrain", exit_code=1, may_change=STORE, setup=swap_model((28, 28, 1), 47)),
