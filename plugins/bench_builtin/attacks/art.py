@@ -6,6 +6,7 @@ The classifier is ART's ``TensorFlowV2Classifier`` on the logits, ``clip_values`
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -13,20 +14,30 @@ from pydantic import Field
 
 from bench.interfaces import Attack, AttackOutput, AttackParams
 
+#: one ART classifier per (model, classes, input shape, clip values), reused by every batch and
+#: cell on that model: a new classifier traces its tf.function forward pass again (seconds per
+#: cell, and TensorFlow's retracing warnings)
+_CLASSIFIERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary())
+
 
 def art_classifier(model: Any, num_classes: int, input_shape: tuple[int, ...],
                    clip_values: tuple[float, float]) -> Any:
-    """ART's TensorFlow 2 classifier on a Keras logits model."""
+    """ART's TensorFlow 2 classifier on a Keras logits model (cached per model)."""
     import tensorflow as tf
     from art.estimators.classification import TensorFlowV2Classifier
 
-    return TensorFlowV2Classifier(
-        model=model,
-        nb_classes=num_classes,
-        input_shape=input_shape,
-        loss_object=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
-        clip_values=clip_values,
-    )
+    key = (num_classes, tuple(input_shape), tuple(float(c) for c in clip_values))
+    per_model = _CLASSIFIERS.setdefault(model, {})
+    if key not in per_model:
+        per_model[key] = TensorFlowV2Classifier(
+            model=model,
+            nb_classes=num_classes,
+            input_shape=input_shape,
+            loss_object=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
+            clip_values=clip_values,
+        )
+    return per_model[key]
 
 
 class _ArtAttack(Attack):
