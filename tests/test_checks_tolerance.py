@@ -67,3 +67,17 @@ def test_data_range_tolerance_is_float_rounding(value):
         check_adversarial(x, adv, (0.0, 1.0), None)
     adv[0, 0] = 1.0 + 5e-6 if value > 1 else -5e-6
     check_adversarial(x, adv, (0.0, 1.0), None)
+
+
+def test_norm_of_each_norm_and_spelling():
+    from bench.checks import norm_of
+
+    delta = np.array([[0.3, -0.4, 0.0, 1e-5], [0.0, 0.0, 0.0, 2e-5]])
+    np.testing.assert_allclose(norm_of(delta, "inf"), [0.4, 2e-5])
+    np.testing.assert_allclose(norm_of(delta, np.inf), [0.4, 2e-5])
+    np.testing.assert_allclose(norm_of(delta, 2), [np.hypot(0.5, 1e-5), 2e-5])
+    np.testing.assert_allclose(norm_of(delta, 1), [0.7 + 1e-5, 2e-5])
+    # L0: a change of at most ATOL (1e-5) is float noise, not a changed pixel
+    for spelling in (0, "0"):
+        assert norm_of(delta, spelling).tolist() == [2.0, 1.0]
+    assert norm_of(delta.reshape(2, 2, 2, 1), 0).tolist() == [2.0, 1.0]

@@ -73,3 +73,12 @@ def test_without_a_store_there_is_nothing_to_compute(tmp_path):
 
     assert RunReport({}, [], [{"row_id": ROW, "attack_id": "a", "status": "ok",
                                "samples": 1, "id": 1}]).robust_accuracy() == {}
+
+
+def test_a_row_without_cells_does_not_end_the_others(tmp_path):
+    robust = report(tmp_path, [
+        (("fgsm", per_sample([1], [1], [1])), {"status": "failed"}),
+        (("fgsm", per_sample([1, 2], [1, 2], [1, 0])), {"row": OTHER}),
+    ])
+    assert robust == {OTHER: {"samples": 2, "attacks": 1, "robust_accuracy": 0.5,
+                              "tiers": [{"samples": 2, "attacks": 1, "robust_accuracy": 0.5}]}}

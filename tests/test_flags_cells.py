@@ -1,0 +1,136 @@
+"""cell_flags / masking_verdicts on hand-built reports: which neighbours count, thresholds at
+their exact edges, and the statuses and texts as stored."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.flags import _attack, _sr, cell_flags, masking_verdicts
+from bench.report import RunReport
+
+ROW = "model=cnn/defense=none"
+
+
+def cell(attack_id: str, name: str, params: dict, sr: float | None, *, status: str = "ok",
+         source: str | None = None, row: str = ROW, denominator: int = 90) -> dict:
+    return {"id": attack_id + (source or "") + row, "row_id": row, "attack_id": attack_id,
+            "attack_name": name, "status": status, "source_row": source, "info": {},
+            "params": {"attack": params},
+            "metrics": {"success_rate": sr, "success_denominator": denominator}}
+
+
+def flags(cells: list[dict], which: str) -> dict[str, tuple[str, str]]:
+    report = RunReport({}, [], cells)
+    target = next(c for c in cells if c["attack_id"] == which and c["source_row"] is None)
+    return {name: (status, evidence) for name, status, evidence in cell_flags(report, target)}
+
+
+BIM = {"eps": 0.3, "eps_step": 0.03, "target": None}
+
+
+def test_single_step_compares_same_eps_and_target_only():
+    base = [cell("bim", "bim", BIM, 0.2)]
+    assert flags(base + [cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, 0.9)], "bim")[
+        "single-step-beats-iterative"] == ("warn", "fgsm 90.0% vs 20.0% at eps 0.3")
+    for other in (cell("fgsm", "fgsm", {"eps": 0.1, "target": None}, 0.9),
+                  cell("fgsm", "fgsm", {"eps": 0.3, "target": 3}, 0.9),
+                  cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, 0.9, source="x"),
+                  cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, 0.9, status="failed"),
+                  cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, 0.9, row="other"),
+                  cell("cw", "cw-l2", {"eps": 0.3, "target": None}, 0.9)):
+        assert "single-step-beats-iterative" not in flags(base + [other], "bim"), other
+    # a single-step attack is not checked against iterative ones
+    assert "single-step-beats-iterative" not in flags(
+        [cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, 0.1),
+         cell("bim", "bim", BIM, 0.9)], "fgsm")
+
+
+@pytest.mark.parametrize(("fgsm", "status"), [(0.055, "ok"), (0.056, "warn")])
+def test_single_step_margin_edge(fgsm, status):
+    got = flags([cell("bim", "bim", BIM, 0.005),
+                 cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, fgsm)], "bim")
+    assert got["single-step-beats-iterative"][0] == status
+
+
+def test_success_not_rising_sweeps_over_eps_and_step_only():
+    cells = [cell("bim[eps=0.1]", "bim", {"eps": 0.1, "eps_step": 0.01, "target": None}, 0.9),
+             cell("bim[eps=0.3]", "bim", BIM, 0.5)]
+    assert flags(cells, "bim[eps=0.3]")["success-not-rising"] == (
+        "warn", "50.0% at eps 0.3 vs up to 90.0% at smaller eps")
+    alpha = [cell("i1", "ifgsm", {"eps": 0.1, "alpha": 0.01, "loss": "ce"}, 0.9),
+             cell("i3", "ifgsm", {"eps": 0.3, "alpha": 0.1, "loss": "ce"}, 0.5)]
+    assert flags(alpha, "i3")["success-not-rising"][0] == "warn"
+    other_loss = [cell("i1", "ifgsm", {"eps": 0.1, "loss": "margin"}, 0.9),
+                  cell("i3", "ifgsm", {"eps": 0.3, "loss": "ce"}, 0.5)]
+    assert "success-not-rising" not in flags(other_loss, "i3")
+    # the same eps with another step is not a smaller eps
+    same_eps = [cell("a", "ifgsm", {"eps": 0.3, "alpha": 0.03}, 0.9),
+                cell("b", "ifgsm", {"eps": 0.3, "alpha": 0.1}, 0.5)]
+    assert "success-not-rising" not in flags(same_eps, "b")
+
+
+@pytest.mark.parametrize(("smaller", "status"), [(0.055, "ok"), (0.056, "warn")])
+def test_success_not_rising_margin_edge(smaller, status):
+    cells = [cell("f1", "fgsm", {"eps": 0.1}, smaller), cell("f3", "fgsm", {"eps": 0.3}, 0.005)]
+    assert flags(cells, "f3")["success-not-rising"][0] == status
+
+
+@pytest.mark.parametrize(("sr", "status"), [(0.8, "ok"), (0.79, "warn")])
+def test_large_eps_failure_edge(sr, status):
+    got = flags([cell("f", "fgsm", {"eps": 0.5, "target": None}, sr)], "f")
+    assert got["large-eps-failure"] == (
+        status, f"{100 * sr:.1f}% success at eps 0.5 (half the data range or more)")
+    assert "large-eps-failure" not in flags(
+        [cell("f", "fgsm", {"eps": 0.49, "target": None}, 0.1)], "f")
+    assert "large-eps-failure" not in flags(
+        [cell("f", "fgsm", {"eps": 0.5, "target": None}, 0.1, denominator=0)], "f")
+
+
+@pytest.mark.parametrize(("transfer", "status"), [(0.005, "ok"), (0.055, "ok"),
+                                                  (0.056, "warn")])
+def test_transfer_beats_white_box_edge(transfer, status):
+    cells = [cell("f", "fgsm", {}, 0.005), cell("f", "fgsm", {}, transfer, source="src"),
+             cell("g", "fgsm", {}, 0.9, source="src")]  # another attack's examples: ignored
+    assert flags(cells, "f")["transfer-beats-white-box"] == (
+        status, f"examples crafted on src succeed on {100 * transfer:.1f}% vs 0.5% white-box")
+
+
+def test_loss_underflow_compares_same_attack_other_loss():
+    cells = [cell("ce", "ifgsm", {"eps": 0.3, "loss": "ce"}, 0.1),
+             cell("m", "ifgsm", {"eps": 0.3, "loss": "margin", "kappa": 1.0}, 0.9)]
+    assert flags(cells, "ce")["loss-underflow"] == (
+        "warn", "loss margin reaches 90.0% vs 10.0% with cross-entropy")
+    cells[1]["metrics"]["success_rate"] = 0.3
+    assert flags(cells, "ce")["loss-underflow"][0] == "ok"
+    cells[1]["params"]["attack"]["eps"] = 0.2
+    assert "loss-underflow" not in flags(cells, "ce")
+
+
+def test_success_rate_of_failed_or_empty_cells_is_nan():
+    assert math.isnan(_sr(cell("a", "fgsm", {}, 0.5, status="failed")))
+    assert math.isnan(_sr(cell("a", "fgsm", {}, None)))
+    assert _sr(cell("a", "fgsm", {}, 0.5)) == 0.5
+    assert _attack({"params": {}}) == {}
+    assert flags([cell("a", "fgsm", {"eps": 0.5}, None)], "a") == {}
+
+
+def test_masking_verdict_text():
+    row = {"row_id": ROW, "model_id": "cnn", "defense_id": "distillation",
+           "diagnostics": {"samples": 10, "grad_zero_fraction": 0.9}}
+    cells = [cell("f", "fgsm", {}, 0.2), cell("m", "ifgsm", {}, 0.97)]
+    cells[0]["info"]["flags"] = [{"name": "loss-underflow", "status": "warn"},
+                                 {"name": "zero-gradient", "status": "warn"},
+                                 {"name": "b-flag", "status": "warn"},
+                                 {"name": "quiet", "status": "ok"}]
+    [v] = masking_verdicts(RunReport({}, [row], cells))
+    assert v == {"row_id": ROW, "row_flags": ["zero-gradient"],
+                 "cell_flags": ["b-flag", "loss-underflow"], "best_attack": "m",
+                 "best_success": 0.97,
+                 "text": "apparent robustness is gradient masking: zero-gradient; b-flag, "
+                         "loss-underflow; yet m succeeds on 97.0%"}
+    cells[0]["info"]["flags"] = []
+    [v] = masking_verdicts(RunReport({}, [row], cells))
+    assert v["text"] == ("apparent robustness is gradient masking: zero-gradient; yet m "
+                         "succeeds on 97.0%")
