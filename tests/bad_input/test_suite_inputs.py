@@ -45,8 +45,6 @@ def big_grid() -> str:
                              ).replace("name: fgsm", "name: bim")
 
 
-#: ``bench run`` opens the store for writing before it loads the data
-STORE = ("store.sqlite*",)
 EMNIST = ["run", "{tiny}", "--set", "dataset.name=emnist", "--set",
           "dataset.params={{variant: mnist, data_dir: {tmp}/emnist}}"]
 IMAGES = "emnist/emnist-mnist-train-images-idx3-ubyte"
@@ -120,8 +118,7 @@ CASES = [
          T + "dataset.test: invalid split 'test[:150%]': percent '150%' must be within "
          "-100%..100%"),
     Case("split-unknown-name", ["run", "{tiny}", "--set", "dataset.test=valid"],
-         "error: unknown split 'valid' for digits; available: train, test",
-         may_change=STORE),
+         "error: unknown split 'valid' for digits; available: train, test"),
     # patterns that match nothing, grid cap
     Case("exclude-matches-nothing", tiny_with("exclude=[{defense: none}, {attack: fgms}]"),
          T + "exclude[1].attack: 'fgms' matches no attack of the grid. Did you mean: fgsm? "
@@ -197,32 +194,26 @@ CASES = [
          "does not exist): expected emnist-mnist-train-images-idx3-ubyte[.gz] and "
          "emnist-mnist-train-labels-idx1-ubyte[.gz]; provide them with the dataset's data_dir "
          "parameter, the ARTBENCH_EMNIST_DIR environment variable, or download: true (fetches "
-         "the official ~560 MB archive)",
-         may_change=STORE),
+         "the official ~560 MB archive)"),
     Case("emnist-truncated-idx", EMNIST,
          "error: {tmp}/" + IMAGES + ": truncated: header declares 400x28x28 = 313600 data bytes "
-         "but the file holds 313500", setup=emnist_files(GOOD_IMAGES[:-100]),
-         may_change=STORE),
+         "but the file holds 313500", setup=emnist_files(GOOD_IMAGES[:-100])),
     Case("emnist-corrupt-gzip", EMNIST,
          "error: {tmp}/" + IMAGES + ".gz: corrupt or truncated gzip data (Error -3 while "
          "decompressing data: invalid code lengths set)",
-         setup=emnist_files(flipped(gzip.compress(GOOD_IMAGES, mtime=0), 12), gz=True),
-         may_change=STORE),
+         setup=emnist_files(flipped(gzip.compress(GOOD_IMAGES, mtime=0), 12), gz=True)),
     Case("emnist-gzip-declares-too-much", EMNIST,
          "error: {tmp}/" + IMAGES + ".gz: header declares 2000000x28x28 = 1568000000 data bytes, "
          "more than the 1073741824 (1 GiB) an IDX file may hold here",
          setup=emnist_files(gzip.compress(struct.pack(">IIII", 2051, 2_000_000, 28, 28)),
-                            gz=True),
-         may_change=STORE),
+                            gz=True)),
     Case("emnist-gzip-trailer-disagrees", EMNIST,
          "error: {tmp}/" + IMAGES + ".gz: corrupt or truncated gzip data (the IDX header "
          "declares 313616 bytes, the gzip trailer 50313616 mod 2**32)",
-         setup=emnist_files(gzip.compress(GOOD_IMAGES + bytes(50_000_000), mtime=0), gz=True),
-         may_change=STORE),
+         setup=emnist_files(gzip.compress(GOOD_IMAGES + bytes(50_000_000), mtime=0), gz=True)),
     Case("emnist-not-idx", EMNIST,
          "error: {tmp}/" + IMAGES + ": not an IDX image file (magic number 1347093252, "
-         "expected 2051)", setup=emnist_files(b"PK\x03\x04" + bytes(100)),
-         may_change=STORE),
+         "expected 2051)", setup=emnist_files(b"PK\x03\x04" + bytes(100))),
 ]
 
 
