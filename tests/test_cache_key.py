@@ -84,7 +84,8 @@ OTHER_X[0, 0, 0, 0] = 0.5
     {"y": np.array([0, 1, 2, 0, 1, 1])},
     {"version": "1.0.1"},
     {"num_classes": 4},
-], ids=lambda c: next(iter(c)) + "=" + str(next(iter(c.values()))))
+], ids=["epochs", "learning_rate", "optimizer", "dropout", "momentum", "batch_size", "seed",
+        "temperature", "role", "teacher", "images", "labels", "version", "num_classes"])
 def test_key_changes_with_what_determines_the_weights(change, base):
     assert key(**change) != base
 
