@@ -112,3 +112,38 @@ def test_material_records_everything_it_hashes():
         "role": {"labels": "hard"}, "temperature": 10.0,
     }
     assert trainer.records[0]["temperature"] == 10.0 and trainer.records[0]["cached"] is False
+
+
+class HitCache(FakeCache):
+    """Keeps what it saves; a second train() with the same key loads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, Any] = {}
+        self.loads: list[tuple[str, Any]] = []
+
+    def has(self, key: str) -> bool:
+        return key in self.models
+
+    def save(self, key: str, model: Any, material: dict[str, Any], **extra: Any) -> None:
+        super().save(key, model, material)
+        self.models[key] = model
+
+    def load(self, key: str, material: Any = None) -> Any:
+        self.loads.append((key, material))
+        return self.models[key]
+
+
+def test_same_key_loads_the_cached_network():
+    cache = HitCache()
+    data = DataSplit(X, Y, 3, ("a", "b", "c"), "fake")
+    trainer = HostTrainer(NoTrainCnn(Cnn.Params()), "1.0.0", data, cache, 0,
+                          Quiet())  # type: ignore[arg-type]
+    first = trainer.train(trainer.one_hot(Y), 10.0, {"labels": "hard"})
+    again = trainer.train(trainer.one_hot(Y), 10.0, {"labels": "hard"})
+    [(key, material)] = cache.saved.items()
+    assert again is first and cache.loads == [(key, material)]
+    assert [(r["key"], r["cached"], r["temperature"]) for r in trainer.records] == [
+        (key, False, 10.0), (key, True, 10.0)]
+    assert all(isinstance(r["seconds"], float) and r["seconds"] >= 0 for r in trainer.records)
+    assert trainer.key_of(again) == key
