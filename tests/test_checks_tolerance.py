@@ -81,3 +81,38 @@ def test_norm_of_each_norm_and_spelling():
     for spelling in (0, "0"):
         assert norm_of(delta, spelling).tolist() == [2.0, 1.0]
     assert norm_of(delta.reshape(2, 2, 2, 1), 0).tolist() == [2.0, 1.0]
+
+
+def test_counts_name_the_offending_samples_only():
+    x = np.full((3, 2, 2, 1), 0.5)
+    adv = x.copy()
+    adv[0, 0, 0, 0] = np.nan
+    adv[2, 1, 1, 0] = np.inf
+    with pytest.raises(AttackCheckError) as exc:
+        check_adversarial(x, adv, (0.0, 1.0), None)
+    assert str(exc.value) == "2 of 3 adversarial examples are not finite"
+    for value, by in ((1.25, "0.25"), (-0.5, "0.5")):
+        adv = x.copy()
+        adv[1, 0, 1, 0] = value
+        with pytest.raises(AttackCheckError) as exc:
+            check_adversarial(x, adv, (0.0, 1.0), None)
+        assert str(exc.value) == (f"1 of 3 adversarial examples leave the data range [0, 1] "
+                                  f"(by up to {by})")
+
+
+def test_tolerance_between_eps_one_and_two_scales_with_eps():
+    x = np.zeros((1, 4))
+    adv = x.copy()
+    adv[0, 0] = 1.5 + 1.8e-5  # the tolerance at eps 1.5 is 1.5 x ATOL = 1.5e-5
+    with pytest.raises(AttackCheckError, match="exceed eps=1.5 in the L2 norm"):
+        check_adversarial(x, adv, (-2.0, 2.0), (2, 1.5))
+    adv[0, 0] = 1.5 + 1.2e-5
+    check_adversarial(x, adv, (-2.0, 2.0), (2, 1.5))
+
+
+@pytest.mark.parametrize("norm", [True, [2], "l2", 3])
+def test_unknown_norms_are_refused(norm):
+    from bench.checks import check_bound
+
+    with pytest.raises(AttackCheckError, match="unknown norm"):
+        check_bound((norm, 0.1))

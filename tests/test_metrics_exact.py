@@ -35,6 +35,7 @@ def test_every_metric_and_per_sample_array_untargeted():
     x_adv[1, 0, :, 0] = 0.1  # -0.4 on two pixels
     y = np.array([0, 1, 2, 2])
     clean = onehot_logits([0, 1, 2, 0])  # sample 3 already wrong
+    clean[3, 0] = np.log(8.0)  # its clean confidence is 8 / 10
     adv = onehot_logits([1, 2, 2, 1])
     m, per = cell_metrics(X, x_adv, y, clean, adv, None)
     l2_1 = 0.4 * np.sqrt(2)
@@ -57,7 +58,7 @@ def test_every_metric_and_per_sample_array_untargeted():
     np.testing.assert_allclose(per["l2"], [0.3, l2_1, 0, 0], rtol=1e-6)
     np.testing.assert_allclose(per["linf"], [0.3, 0.4, 0, 0], rtol=1e-6)
     np.testing.assert_allclose(per["adv_confidence"], [2 / 3] * 4, rtol=1e-6)
-    np.testing.assert_allclose(per["clean_confidence"], [2 / 3] * 4, rtol=1e-6)
+    np.testing.assert_allclose(per["clean_confidence"], [2 / 3] * 3 + [0.8], rtol=1e-6)
 
 
 def test_every_metric_targeted():
