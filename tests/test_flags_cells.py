@@ -134,3 +134,93 @@ def test_masking_verdict_text():
     [v] = masking_verdicts(RunReport({}, [row], cells))
     assert v["text"] == ("apparent robustness is gradient masking: zero-gradient; yet m "
                          "succeeds on 97.0%")
+
+
+def test_single_step_needs_the_same_target_and_an_eps():
+    bim = {"eps": 0.3, "eps_step": 0.03, "target": 3}
+    cells = [cell("bim", "bim", bim, 0.1),
+             cell("fgsm", "fgsm", {"eps": 0.3, "target": 3}, 0.9)]
+    assert flags(cells, "bim")["single-step-beats-iterative"][0] == "warn"
+    no_eps = [cell("bim", "bim", {"target": None}, 0.1), cell("fgsm", "fgsm", {}, 0.9)]
+    assert "single-step-beats-iterative" not in flags(no_eps, "bim")
+
+
+IF = {"eps": 0.3, "iterations": 10, "temperature": 100.0, "kappa": 0.0}
+
+
+@pytest.mark.parametrize("other", [
+    {**IF, "loss": "ce-t", "temperature": 10.0},
+    {**IF, "loss": "margin", "kappa": 2.0},
+], ids=["ce-t", "margin"])
+def test_loss_underflow_ignores_loss_temperature_kappa(other):
+    cells = [cell("ce", "ifgsm", {**IF, "loss": "ce"}, 0.25),
+             cell("o", "ifgsm", other, 0.9)]
+    assert flags(cells, "ce")["loss-underflow"][0] == "warn"
+    cells[1]["metrics"]["success_rate"] = 0.45  # exactly 20 points more: not more than the gap
+    assert flags(cells, "ce")["loss-underflow"][0] == "ok"
+    cells[1]["params"]["attack"]["iterations"] = 20
+    assert "loss-underflow" not in flags(cells, "ce")
+
+
+def test_compute_flags_goes_past_skipped_cells_and_rowless_cells():
+    from bench.flags import compute_flags
+
+    cells = [cell("f", "fgsm", {"eps": 0.5}, 0.9, status="failed"),
+             cell("t", "fgsm", {"eps": 0.5}, 0.9, source="src"),
+             cell("g", "fgsm", {"eps": 0.5}, 0.9)]
+    out = compute_flags(RunReport({}, [], cells))
+    assert out == {cells[2]["id"]: [
+        ("large-eps-failure", "ok", "90.0% success at eps 0.5 (half the data range or more)")]}
+
+
+def test_update_flags_writes_the_given_run(tmp_path):
+    from bench.flags import update_flags
+    from bench.report import load_report
+    from bench.store import Store
+
+    store = Store(tmp_path / "s.sqlite")
+    runs = []
+    for sr in (0.1, 0.9):
+        run = store.create_run("s", None, {}, 0, None, {}, {}, [], 1)
+        store.add_cell(run, {"cell_id": f"{ROW}/attack=f", "row_id": ROW, "model_id": "cnn",
+                             "defense_id": "none", "attack_id": "f", "attack_name": "fgsm",
+                             "samples": 10, "status": "ok", "error": None, "plugins": {},
+                             "params": {"attack": {"eps": 0.5}}},
+                       {"success_rate": sr, "success_denominator": 10}, {})
+        runs.append(run)
+    update_flags(store, runs[0])
+    first, second = (load_report(store, r).cells[0]["info"] for r in runs)
+    assert [f["status"] for f in first["flags"]] == ["warn"]
+    assert "flags" not in second
+
+
+@pytest.mark.parametrize(("zero", "nonfinite", "status"), [
+    (0.03, 0.03, "warn"), (0.03, 0.0, "ok"), (0.05, None, "ok")])
+def test_zero_gradient_counts_non_finite_gradients_too(zero, nonfinite, status):
+    diag = {"samples": 100, "grad_zero_fraction": zero}
+    if nonfinite is not None:
+        diag["grad_nonfinite_fraction"] = nonfinite
+    row = {"row_id": ROW, "model_id": "cnn", "defense_id": "none", "diagnostics": diag}
+    from bench.flags import row_flags
+
+    [(name, got, evidence)] = row_flags(RunReport({}, [row], []), row)
+    assert (name, got) == ("zero-gradient", status)
+    assert evidence == (f"{100 * zero:.1f}% of 100 clean samples have an exactly zero loss "
+                        f"gradient, {100 * (nonfinite or 0):.1f}% a non-finite one")
+
+
+@pytest.mark.parametrize(("twin", "row", "status"), [(0.3, 0.5, "ok"), (0.3, 0.51, "warn")])
+def test_saturation_gap_edge(twin, row, status):
+    from tests.test_flags_twin import diag, flags_of, report
+
+    assert flags_of(report(diag(twin), diag(row)))["saturated-softmax"][0] == status
+
+
+def test_masking_verdict_joins_row_flags():
+    row = {"row_id": ROW, "model_id": "cnn", "defense_id": "distillation",
+           "diagnostics": {"samples": 10, "grad_zero_fraction": 0.9, "logit_scale_median": 900.0}}
+    twin = {"row_id": "model=cnn/defense=none", "model_id": "cnn", "defense_id": "none",
+            "diagnostics": {"samples": 10, "grad_zero_fraction": 0.0, "logit_scale_median": 9.0}}
+    [v] = masking_verdicts(RunReport({}, [twin, row], [cell("m", "ifgsm", {}, 0.5)]))
+    assert v["text"] == ("apparent robustness is gradient masking: zero-gradient, logit-scale; "
+                         "yet m succeeds on 50.0%")
