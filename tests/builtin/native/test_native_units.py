@@ -124,3 +124,46 @@ def test_cw_plugins_pass_target_and_report_success_honestly(random_linear, cls, 
             assert isinstance(out.info, dict)
         else:
             assert cls is CwLinfNative or out.info["mean_const"] > 0
+
+
+def ifgsm_dist(model, x, y, **params):
+    out = IFgsm(IFgsm.Params(**params)).generate(model, x, y, None, (0.0, 1.0), K)
+    return np.abs(out.x_adv - x).reshape(len(x), -1).max(axis=1), out
+
+
+def test_ifgsm_plugin_passes_every_parameter(random_linear):
+    x = inputs(8)
+    y = predict(random_linear, x)
+    # the step: default eps / iterations, or alpha
+    dist, out = ifgsm_dist(random_linear, x, y, eps=0.1, iterations=4)
+    assert out.info == {"alpha": pytest.approx(0.025)}
+    dist, out = ifgsm_dist(random_linear, x, y, eps=0.1, iterations=4, alpha=0.0125)
+    assert out.info == {"alpha": 0.0125} and dist.max() == pytest.approx(0.05, abs=1e-6)
+    # early_stop: the batch stops once every sample is adversarial, short of the eps boundary
+    full, _ = ifgsm_dist(random_linear, x, y, eps=0.6, iterations=30, alpha=0.02)
+    early, out = ifgsm_dist(random_linear, x, y, eps=0.6, iterations=30, alpha=0.02,
+                            early_stop=True)
+    assert out.success.all() and early.max() < 0.5 and full.min() > 0.55
+    # kappa: the margin loss keeps pushing past the boundary only with a confidence margin
+    k0, _ = ifgsm_dist(random_linear, x, y, eps=0.6, iterations=30, alpha=0.02, loss="margin")
+    k9, _ = ifgsm_dist(random_linear, x, y, eps=0.6, iterations=30, alpha=0.02, loss="margin",
+                       kappa=1e6)
+    assert k0.max() < 0.5 and k9.min() > 0.55
+    # clip_values
+    out = IFgsm(IFgsm.Params(eps=0.3)).generate(random_linear, x, y, None, (0.45, 0.55), K)
+    assert out.x_adv.min() >= 0.45 - 1e-7 and out.x_adv.max() <= 0.55 + 1e-7
+
+
+def test_ifgsm_plugin_passes_loss_and_temperature():
+    """A saturated linear model: the cross-entropy gradient is exactly zero in float32, the
+    margin's and the cross-entropy's at a high temperature are not."""
+    rng = np.random.default_rng(0)
+    model = linear(rng.normal(size=(16, K)) * 1e4, np.zeros(K))
+    x = inputs(8)
+    y = predict(model, x)
+    moved = {}
+    for loss, t in (("ce", 100.0), ("margin", 100.0), ("ce-t", 1e5), ("ce-t", 1.0)):
+        dist, _ = ifgsm_dist(model, x, y, eps=0.1, iterations=3, loss=loss, temperature=t)
+        moved[loss, t] = float(dist.min())
+    assert moved[("ce", 100.0)] == 0.0 and moved[("ce-t", 1.0)] == 0.0, moved
+    assert moved[("margin", 100.0)] > 0.03 and moved[("ce-t", 1e5)] > 0.03, moved  # a step
