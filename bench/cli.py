@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.errors import BenchError, ConfigError, ExitCode, PluginError
+from bench.interrupts import catch_signals
 
 #: glog-style INFO / WARNING lines TensorFlow's C++ code writes before absl's logging is set up
 #: (``I0000 00:00:1795876057.744943 6489 port.cc:153] oneDNN custom operations are on ...``), and
@@ -372,16 +373,6 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
             "compare": cmd_compare}
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (CI cancelling a job, ``timeout``): unwinds like Ctrl-C, so that a run is marked
-    ``interrupted`` and keeps its finished cells."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -389,25 +380,20 @@ def main(argv: list[str] | None = None) -> int:
     # tables are wide (one column per attack): do not squeeze them to 80 columns in logs
     console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
     err = Console(stderr=True)
-    try:  # only the main thread may set a handler (tests call main() from others)
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:
-        previous = None
     try:
-        return int(COMMANDS[args.command](args, console))
+        # SIGTERM (CI cancelling a job, ``timeout``) unwinds like Ctrl-C, so that a run is
+        # marked ``interrupted`` and keeps its finished cells
+        with catch_signals():
+            return int(COMMANDS[args.command](args, console))
     except BenchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return int(exc.exit_code)
     except KeyboardInterrupt as exc:
-        # the runner's own handlers raise a KeyboardInterrupt that carries the signal number
-        sigterm = isinstance(exc, Terminated) or getattr(exc, "signum", None) == signal.SIGTERM
+        sigterm = getattr(exc, "signum", None) == signal.SIGTERM
         what = "terminated (SIGTERM)" if sigterm else "interrupted"
         tail = ": finished cells are stored" if args.command == "run" else ""
         err.print(f"{what}{tail}", highlight=False, markup=False)
-        return 128 + signal.SIGTERM if sigterm else int(ExitCode.INTERRUPTED)
+        return int(ExitCode.TERMINATED if sigterm else ExitCode.INTERRUPTED)
     except Exception:  # a bug of ours: show everything
         traceback.print_exc()
         return int(ExitCode.INTERNAL_ERROR)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)

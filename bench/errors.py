@@ -10,7 +10,8 @@ class ExitCode(IntEnum):
     CELLS_FAILED = 1  # the run finished but some cells failed
     INTERNAL_ERROR = 3  # a bug of ours: a traceback was printed
     USAGE_ERROR = 4  # bad suite, bad option, unknown plugin, bad data
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM (128 + 15, as a shell reports it)
 
 
 class BenchError(Exception):
