@@ -147,3 +147,47 @@ def test_same_key_loads_the_cached_network():
         (key, False, 10.0), (key, True, 10.0)]
     assert all(isinstance(r["seconds"], float) and r["seconds"] >= 0 for r in trainer.records)
     assert trainer.key_of(again) == key
+
+
+class RecordingCnn(NoTrainCnn):
+    """Records what the host hands to build() and fit()."""
+
+    calls: list[tuple[str, tuple[Any, ...]]]
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, seed: int) -> Any:
+        self.calls = [("build", (input_shape, num_classes, seed))]
+        return "net"
+
+    def fit(self, model: Any, x: np.ndarray, targets: np.ndarray, temperature: float,
+            seed: int, callbacks: Any = ()) -> dict[str, list[float]]:
+        self.calls.append(("fit", (model, x, targets, temperature, seed, list(callbacks))))
+        return {"loss": [0.5, 0.25]}
+
+
+class SavingCache(FakeCache):
+    def save(self, key: str, model: Any, material: dict[str, Any], **extra: Any) -> None:
+        super().save(key, model, material)
+        self.extra = extra
+
+
+def test_build_and_fit_get_the_data_targets_temperature_and_seed(monkeypatch):
+    import bench.training
+
+    ticks = iter([10.0, 12.5, 13.0])
+    monkeypatch.setattr(bench.training, "perf_counter", lambda: next(ticks))
+    plugin = RecordingCnn(Cnn.Params())
+    cache = SavingCache()
+    data = DataSplit(X, Y, 3, ("a", "b", "c"), "fake")
+    progress = Quiet()
+    trainer = HostTrainer(plugin, "1.0.0", data, cache, 5, progress)  # type: ignore[arg-type]
+    soft = np.full((6, 3), 1 / 3, np.float32)
+    assert trainer.train(soft, 20.0, {"labels": "soft", "teacher": "k"}) == "net"
+    [build, fit] = plugin.calls
+    assert build == ("build", ((16, 16, 1), 3, 5))
+    model, x, targets, temperature, seed, callbacks = fit[1]
+    assert (model, temperature, seed, callbacks) == ("net", 20.0, 5, [None])
+    assert x is data.x and targets is soft
+    assert cache.extra == {"train_seconds": 2.5, "history": {"loss": [0.5, 0.25]}}
+    assert trainer.records == [{"key": trainer.key_of("net"),
+                                "role": {"labels": "soft", "teacher": "k"},
+                                "temperature": 20.0, "seconds": 3.0, "cached": False}]
