@@ -20,6 +20,7 @@ class ListParams(AttackParams):
     annotated: Annotated[list[int], Field(min_length=0)] = Field(default_factory=list)
     scale: float = 1.0
     mode: str | None = "a"
+    pair: tuple[int, int] = (0, 0)
 
 
 class Lists(Attack):
@@ -95,3 +96,11 @@ def test_every_transfer_rule_is_tried_and_rows_match_model_and_defense():
     assert transfer_plan(cells, s) == {
         "model=cnn/defense=none/attack=fgsm": ["model=cnn/defense=distillation"],
         "model=cnn/defense=none/attack=cw-l2": ["model=cnn/defense=distillation"]}
+
+
+def test_ids_and_resolved_params_use_the_json_form():
+    """A tuple parameter: its JSON form (a list) names the cell and is what results record."""
+    cells = expand(attacks=[{"name": "lists", "params": {"pair": [1, 2]}},
+                            {"name": "lists", "params": {"pair": [3, 4]}}])
+    assert [c.attack.id for c in cells] == ["lists[pair=[1, 2]]", "lists[pair=[3, 4]]"]
+    assert cells[0].attack.resolved_params()["pair"] == [1, 2]
