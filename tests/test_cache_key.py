@@ -191,3 +191,13 @@ def test_build_and_fit_get_the_data_targets_temperature_and_seed(monkeypatch):
     assert trainer.records == [{"key": trainer.key_of("net"),
                                 "role": {"labels": "soft", "teacher": "k"},
                                 "temperature": 20.0, "seconds": 3.0, "cached": False}]
+
+
+def test_key_is_the_sha256_of_compact_sorted_json():
+    """Pinned: changing the canonical form would orphan every cached network."""
+    import hashlib
+    from pathlib import Path
+
+    blob = '{"data":"x/y","model":"cnn","seed":0}'
+    assert cache_key({"seed": 0, "model": "cnn", "data": Path("x/y")}) == hashlib.sha256(
+        blob.encode()).hexdigest()
