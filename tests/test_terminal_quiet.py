@@ -26,14 +26,14 @@ FAKES = {
 
 
 def fake_import(tmp_path: Path, kind: str) -> subprocess.CompletedProcess:
-    """``_quiet_tensorflow(import_now=True)`` on a stand-in ``tensorflow`` that writes C++-style
+    """``quiet_tensorflow(import_now=True)`` on a stand-in ``tensorflow`` that writes C++-style
     log lines to file descriptor 2 (as TensorFlow's C++ code does), then behaves as ``kind``."""
     pkg = tmp_path / kind / "tensorflow"
     pkg.mkdir(parents=True)
     lines = NOISE + (b"" if kind == "ok" else ERROR if kind == "fails" else FATAL)
     (pkg / "__init__.py").write_text(f"import os\nos.write(2, {lines!r})\n" + FAKES[kind])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / kind), str(REPO_ROOT)])}
-    code = ("from bench.cli import _quiet_tensorflow\n_quiet_tensorflow(import_now=True)\n"
+    code = ("from bench.quiet import quiet_tensorflow\nquiet_tensorflow(import_now=True)\n"
             "import sys; print('imported', file=sys.stderr)\n")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, env=env,
                           cwd=tmp_path, timeout=60)
