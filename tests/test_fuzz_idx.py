@@ -18,20 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.errors import BenchError
+from tests.fuzzing import COMMON as BASE
 
 FAST = {"max_examples": 1500}
 SLOW = {"max_examples": 30_000}
-COMMON = {"deadline": 5000, "database": None,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                    HealthCheck.function_scoped_fixture]}
-
-
-@pytest.fixture(autouse=True)
-def _slow_only_on_request(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("slow") and "slow" not in (
-        request.config.getoption("-m") or ""
-    ):
-        pytest.skip("slow: run with -m slow")
+COMMON = {**BASE, "suppress_health_check": [*BASE["suppress_health_check"],
+                                            HealthCheck.function_scoped_fixture]}
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,15 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.errors import BenchError
 from bench.overrides import apply_overrides, parse_path
+from tests.fuzzing import COMMON, clean
 
 FAST = {"max_examples": 800}
 SLOW = {"max_examples": 50_000}
-COMMON = {"deadline": 5000, "database": None,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much]}
 
 SUITE: dict[str, Any] = {
     "name": "s",
@@ -29,21 +28,6 @@ SUITE: dict[str, Any] = {
     "attacks": [{"name": "fgsm", "params": {"eps": [0.1, 0.2]}}, {"name": "cw-l2"},
                 {"name": "fgsm", "params": {"eps": 0.2}}, "not-a-mapping"],
 }
-
-
-@pytest.fixture(autouse=True)
-def _slow_only_on_request(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("slow") and "slow" not in (
-        request.config.getoption("-m") or ""
-    ):
-        pytest.skip("slow: run with -m slow")
-
-
-def clean(exc: BaseException) -> None:
-    assert isinstance(exc, BenchError), repr(exc)
-    msg = str(exc)
-    assert msg and len(msg.splitlines()) == 1 and "\n" not in msg, repr(msg)
-    assert len(msg) < 4000, msg[:200]
 
 
 # ---- --set ---------------------------------------------------------------------------------

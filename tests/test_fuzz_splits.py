@@ -8,31 +8,15 @@ one ConfigError line. The default run tries several hundred examples per propert
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.errors import BenchError
 from bench.splits import SplitSpec, parse_split
+from tests.fuzzing import COMMON, clean
 
 FAST = {"max_examples": 800}
 SLOW = {"max_examples": 50_000}
-COMMON = {"deadline": 5000, "database": None,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much]}
-
-
-@pytest.fixture(autouse=True)
-def _slow_only_on_request(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("slow") and "slow" not in (
-        request.config.getoption("-m") or ""
-    ):
-        pytest.skip("slow: run with -m slow")
-
-
-def clean(exc: BaseException) -> None:
-    assert isinstance(exc, BenchError), repr(exc)
-    msg = str(exc)
-    assert msg and len(msg.splitlines()) == 1 and "\n" not in msg, repr(msg)
-    assert len(msg) < 4000, msg[:200]
 
 
 # ---- splits --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bench.errors import BenchError
@@ -20,32 +20,15 @@ from bench.pluginmanager import load_plugins
 from bench.runner import plan_suite
 from bench.suite import load_suite, read_suite_file, validate_suite
 from bench.yamlsafe import load_yaml
+from tests.fuzzing import COMMON, clean
 from tests.helpers import DATA
 
 TINY_TEXT = (DATA / "tiny.yaml").read_text()
 FAST = {"max_examples": 500}
 SLOW = {"max_examples": 20_000}
-COMMON = {"deadline": 5000, "database": None,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much]}
 YAML_CHARS = string.ascii_letters[:8] + string.digits[:4] + " \n\t-:,[]{}&*!|>'\"#%@?.=~\\\x00é"
 
 REAL = load_plugins([])
-
-
-@pytest.fixture(autouse=True)
-def _slow_only_on_request(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("slow") and "slow" not in (
-        request.config.getoption("-m") or ""
-    ):
-        pytest.skip("slow: run with -m slow")
-
-
-def clean(exc: BaseException) -> None:
-    """A user error: a BenchError with a non-empty one-line message."""
-    assert isinstance(exc, BenchError), repr(exc)
-    msg = str(exc)
-    assert msg and len(msg.splitlines()) == 1 and "\n" not in msg, repr(msg)
-    assert len(msg) < 4000, msg[:200]
 
 
 def outcome(fn: Any, *args: Any) -> Any:

@@ -65,16 +65,3 @@ def distilled(data: Data, cache_dir: Path):
         fit(m, data.x_train, soft, T_DISTILL)
 
     return _trained(cache_dir, "student", student)
-
-
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep this directory's ``slow`` tests out of the default run (``-m slow`` selects them)."""
-    if "slow" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    here = Path(__file__).parent
-    for item in items:
-        if "slow" in item.keywords and here in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
