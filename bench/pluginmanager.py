@@ -9,6 +9,7 @@ import difflib
 import importlib
 import importlib.metadata as md
 import importlib.util
+import inspect
 import os
 import sys
 from dataclasses import dataclass, field
@@ -123,11 +124,27 @@ def _import_one_off(spec: str) -> ModuleType:
 
 
 def _register(pm: pluggy.PluginManager, module: ModuleType, name: str, who: str) -> None:
+    _check_unmarked(pm, module, who)
     try:
         pm.register(module, name=name)
     except pluggy.PluginValidationError as exc:  # e.g. an argument the hookspec does not have
         text = " ".join(str(exc).split())
         raise PluginError(f"{who}: {text}") from None
+
+
+def _check_unmarked(pm: pluggy.PluginManager, module: ModuleType, who: str) -> None:
+    """A ``bench_*`` function the plugin defines without ``@hookimpl`` would be ignored by
+    pluggy: refuse it (a forgotten decorator, often with a misspelled name)."""
+    known = sorted(n for n in dir(hookspecs) if n.startswith("bench_"))
+    for attr, value in sorted(vars(module).items()):
+        if not (attr.startswith("bench_") and inspect.isfunction(value)
+                and value.__module__ == module.__name__):
+            continue
+        if pm.parse_hookimpl_opts(module, attr) is None:
+            close = difflib.get_close_matches(attr, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close and close[0] != attr else ""
+            raise PluginError(f"{who}: function '{attr}'{hint} is not decorated with @hookimpl "
+                              "from bench, so it would never be called")
 
 
 def _check_hook_names(pm: pluggy.PluginManager, who: dict[str, str]) -> None:
@@ -190,7 +207,11 @@ def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -
         if name in blocked or pm.has_plugin(name):
             continue
         who[name] = f"-p {spec}"
-        _register(pm, module, name, who[name])
+        try:
+            _register(pm, module, name, who[name])
+        except PluginError:
+            sys.modules.pop(name, None)
+            raise
         if not pm.get_hookcallers(module):
             pm.unregister(module)
             sys.modules.pop(name, None)

@@ -44,7 +44,7 @@ def metric(report: RunReport, row_id: str, attack_id: str, name: str,
 
 
 def main() -> None:
-    store = Store()
+    store = Store(readonly=True)
     report = load_report(store, sys.argv[1] if len(sys.argv) > 1 else None)
     rows = report.row_ids
     none = next(r for r in rows if r.endswith("/defense=none"))

@@ -157,9 +157,12 @@ def test_unknown_block_name_lists_what_can_be_blocked(monkeypatch):
     ("raises.py", "raise RuntimeError('not today')\n",
      "-p {spec}: import failed: RuntimeError: not today"),
     ("exits.py", "import sys\nsys.exit(5)\n", "-p {spec}: import failed: SystemExit: 5"),
-    ("empty.py", "def bench_register_attacks():\n    return []\n",
+    ("empty.py", "def helper():\n    return []\n",
      "-p {spec}: no hook implementations in it (a plugin defines functions decorated with "
      "@hookimpl from bench)"),
+    ("undecorated.py", "def bench_register_attacks():\n    return []\n",
+     "-p {spec}: function 'bench_register_attacks' is not decorated with @hookimpl from bench, "
+     "so it would never be called"),
 ])
 def test_broken_one_off_file_is_one_line(tmp_path, name, text, message):
     spec = write_plugin(tmp_path, name, text)

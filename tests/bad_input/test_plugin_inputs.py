@@ -104,8 +104,18 @@ CASES = [
          "error: -p exits.py: import failed: SystemExit: 5",
          setup=write("exits.py", "import sys\n\nsys.exit(5)\n")),
     Case("p-no-hookimpl", ["run", "{tiny}", "-p", "undecorated.py"],
-         f"error: -p undecorated.py: {NO_HOOKS}",
+         "error: -p undecorated.py: function 'bench_register_attacks' is not decorated with "
+         "@hookimpl from bench, so it would never be called",
          setup=write("undecorated.py", "def bench_register_attacks():\n    return []\n")),
+    Case("p-undecorated-misspelled", ["validate", "{tiny}", "-p", "forgot.py"],
+         "error: -p forgot.py: function 'bench_cell_finish' (did you mean bench_cell_finished?) "
+         "is not decorated with @hookimpl from bench, so it would never be called",
+         setup=write("forgot.py", "from bench import hookimpl\n\n\n@hookimpl\n"
+                     "def bench_run_end(run_id, status, summary):\n    pass\n\n\n"
+                     "def bench_cell_finish(run_id, cell_id, status, metrics):\n    pass\n")),
+    Case("p-no-functions", ["validate", "{tiny}", "-p", "helpers_only.py"],
+         f"error: -p helpers_only.py: {NO_HOOKS}",
+         setup=write("helpers_only.py", "def helper():\n    return []\n")),
     Case("p-empty-file", ["plugins", "-p", "empty.py"], f"error: -p empty.py: {NO_HOOKS}",
          setup=write("empty.py", "")),
     Case("p-missing-file", ["run", "{tiny}", "-p", "nothere.py"],
