@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -124,16 +122,3 @@ def test_a_cache_that_is_a_file_cannot_be_written_and_models_are_kept(tmp_path):
     model = tiny_model()
     cache.keep(key, model)
     assert cache.has(key) and cache.load(key, MATERIAL) is model
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_a_read_only_cache_cannot_be_written(tmp_path):
-    root = tmp_path / "cache"
-    root.mkdir()
-    root.chmod(0o555)
-    try:
-        with pytest.raises(CacheError, match=r"^cannot write the model cache .*: Permission "
-                                             r"denied$"):
-            ModelCache(root).save(cache_key(MATERIAL), tiny_model(), MATERIAL)
-    finally:
-        root.chmod(0o755)
