@@ -28,6 +28,10 @@ class PluginError(BenchError):
     """A plugin could not be loaded, is duplicated, or is unknown."""
 
 
+class PluginInitError(PluginError):
+    """A plugin class's ``__init__`` raised: fails the cell or row that needed it."""
+
+
 class DataError(BenchError):
     """A data file is missing, corrupt or inconsistent."""
 

@@ -17,7 +17,13 @@ from bench import provenance
 from bench.cache import ModelCache
 from bench.checks import check_adversarial
 from bench.diagnostics import row_diagnostics
-from bench.errors import AttackCheckError, BenchError, ConfigError, PluginError
+from bench.errors import (
+    AttackCheckError,
+    BenchError,
+    ConfigError,
+    PluginError,
+    PluginInitError,
+)
 from bench.grid import Cell, Component, expand_grid, transfer_id, transfer_plan
 from bench.interfaces import Attack, Dataset, DataSplit
 from bench.interrupts import Interrupted, catch_signals, is_real_interrupt, received_signal
@@ -107,10 +113,6 @@ def fault_text(exc: BaseException) -> str:
     if isinstance(exc, ValueError) and "read-only" in str(exc):
         text += " (inputs handed to plugins are read-only: copy an array before changing it)"
     return text
-
-
-class PluginInitError(BenchError):
-    """A plugin class's ``__init__`` raised: fails the cell or row that needed it."""
 
 
 def _instantiate(component: Component) -> Any:
