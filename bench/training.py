@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.markup import escape
 
-from bench.cache import ModelCache, cache_key
+from bench.cache import DamagedEntry, ModelCache, cache_key
 from bench.errors import CacheError
 from bench.interfaces import DataSplit, Model, Trainer
 from bench.progress import RunProgress
@@ -74,36 +74,56 @@ class HostTrainer(Trainer):
         key = cache_key(material)
         label = ", ".join(f"{k}={v}" for k, v in role.items() if k != "teacher")
         start = perf_counter()
-        if self.cache.has(key):
-            model = self.cache.load(key, material)
-            self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
-                                     f"T={temperature:g})"))
-            cached = True
-        else:
-            model = self.model_plugin.build(
-                self.train_data.input_shape, self.train_data.num_classes, self.seed
-            )
-            bar = self.progress.keras_callback(
-                f"train {self.model_plugin.name} ({label}, T={temperature:g})",
-                self.model_plugin.epochs(),
-            )
-            history = self.model_plugin.fit(
-                model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar]
-            )
-            seconds = perf_counter() - start
-            try:
-                self.cache.save(key, model, material, train_seconds=seconds, history=history)
-            except CacheError as exc:  # keep the network for this run rather than lose it
-                self.cache.keep(key, model)
-                if not self.cache.warned:
-                    self.cache.warned = True
-                    self.progress.console.print(
-                        f"warning: {exc}; trained models are kept in memory for this run",
-                        highlight=False, markup=False, soft_wrap=True)
-            cached = False
+        with self.cache.lock(key):  # another process training this key: wait, then load it
+            model = self._load(key, material)
+            cached = model is not None
+            if model is not None:
+                self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
+                                         f"T={temperature:g})"))
+            else:
+                model = self._fit(key, material, targets, temperature, label, start)
         self._keys[id(model)] = key
         self.records.append(
             {"key": key, "role": role, "temperature": float(temperature),
              "seconds": perf_counter() - start, "cached": cached}
         )
+        return model
+
+    def _load(self, key: str, material: dict[str, Any]) -> keras.Model | None:
+        """The cached network, or None when there is none or it was damaged (then moved aside,
+        with a warning: it is trained again, never loaded)."""
+        if not self.cache.has(key):
+            return None
+        try:
+            return self.cache.load(key, material)
+        except DamagedEntry as exc:
+            moved = self.cache.reject(key)
+            self.progress.console.print(
+                f"warning: {exc.path}: {exc.reason}; moved aside to {moved.name} and trained "
+                "again", highlight=False, markup=False, soft_wrap=True)
+            return None
+
+    def _fit(self, key: str, material: dict[str, Any], targets: np.ndarray, temperature: float,
+             label: str, start: float) -> keras.Model:
+        """Build and train the network of ``key``, then cache it (or keep it in memory)."""
+        model = self.model_plugin.build(
+            self.train_data.input_shape, self.train_data.num_classes, self.seed
+        )
+        bar = self.progress.keras_callback(
+            f"train {self.model_plugin.name} ({label}, T={temperature:g})",
+            self.model_plugin.epochs(),
+        )
+        history = self.model_plugin.fit(
+            model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar]
+        )
+        seconds = perf_counter() - start
+        try:
+            self.cache.save(key, model, material, train_seconds=seconds, history=history)
+        except CacheError as exc:  # keep the network for this run rather than lose it
+            self.cache.keep(key, model)
+            if not self.cache.warned:
+                self.cache.warned = True
+                self.progress.console.print(
+                    f"warning: {exc}; trained models are kept in memory for this run",
+                    highlight=False, markup=False, soft_wrap=True)
         return model

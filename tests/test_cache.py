@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.cache import ModelCache, cache_key, file_sha256
+from bench.cache import DamagedEntry, ModelCache, cache_key, file_sha256
 from bench.errors import CacheError
 
 
@@ -41,7 +41,8 @@ def test_tampered_file_is_refused(tmp_path):
     path = cache.save(key, tiny_model(), {"k": 2})
     with path.open("ab") as f:
         f.write(b"tampered")
-    with pytest.raises(CacheError, match="checksum mismatch .* delete it to retrain"):
+    with pytest.raises(DamagedEntry, match=r"checksum mismatch \(recorded \w+\.\.\., found "
+                                           r"\w+\.\.\.\)$"):
         cache.load(key)
 
 
@@ -78,7 +79,7 @@ def test_a_different_model_under_the_key_is_refused(tmp_path, other, message):
     replace_entry(cache, key, model_of(*other))
     with pytest.raises(CacheError) as exc:
         cache.load(key, MATERIAL)
-    assert str(exc.value) == f"{path}: {message}; delete it to retrain"
+    assert str(exc.value) == f"{path}: {message}"
 
 
 def test_an_entry_copied_under_another_key_is_refused(tmp_path):
@@ -94,7 +95,7 @@ def test_an_entry_copied_under_another_key_is_refused(tmp_path):
     with pytest.raises(CacheError) as exc:
         cache.load(a, MATERIAL)
     assert str(exc.value) == (f"{cache._paths(a)[0]}: the recorded material does not hash to "
-                              "this key (an entry copied from elsewhere?); delete it to retrain")
+                              "this key (an entry copied from elsewhere?)")
 
 
 def test_material_other_than_asked_for_is_refused(tmp_path):
@@ -104,7 +105,7 @@ def test_material_other_than_asked_for_is_refused(tmp_path):
     with pytest.raises(CacheError) as exc:
         cache.load(key, {**MATERIAL, "seed": 2})
     assert str(exc.value) == (f"{path}: recorded for a different configuration than the one "
-                              "asked for; delete it to retrain")
+                              "asked for")
     # tuples in the material read back as lists: still the same material
     assert cache.load(key, {**MATERIAL, "input_shape": (4,)}) is not None
 
@@ -122,3 +123,107 @@ def test_a_cache_that_is_a_file_cannot_be_written_and_models_are_kept(tmp_path):
     model = tiny_model()
     cache.keep(key, model)
     assert cache.has(key) and cache.load(key, MATERIAL) is model
+
+
+# ---- the trainer: damaged entries are moved aside and rebuilt; one trainer per key ----------
+
+
+class DenseModel:
+    """A model plugin for HostTrainer: a dense layer, ``fit`` optionally slow (to overlap)."""
+
+    name = "dense"
+
+    def __init__(self, fit_seconds: float = 0.0) -> None:
+        self.fit_seconds = fit_seconds
+
+    def training_key(self):
+        return {"epochs": 1}
+
+    def epochs(self):
+        return 1
+
+    def build(self, input_shape, num_classes, seed):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(num_classes)])
+
+    def fit(self, model, x, targets, temperature, seed, callbacks=()):
+        import time
+
+        time.sleep(self.fit_seconds)
+        return {"loss": [0.0]}
+
+
+class Console:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def print(self, text, **_):
+        self.lines.append(text)
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.console = Console()
+
+    def log(self, message):
+        pass
+
+    def keras_callback(self, label, epochs):
+        return None
+
+
+def host_trainer(root, fit_seconds: float = 0.0):
+    from bench.interfaces import DataSplit
+    from bench.training import HostTrainer
+
+    x = np.zeros((6, 4), np.float32)
+    data = DataSplit(x, np.arange(6) % 3, 3, ("a", "b", "c"), "fake")
+    return HostTrainer(DenseModel(fit_seconds), "1", data, ModelCache(root), 0, Progress())
+
+
+def test_a_damaged_entry_is_moved_aside_and_trained_again(tmp_path):
+    trainer = host_trainer(tmp_path)
+    trainer.train(np.zeros((6, 3), np.float32), 1.0, {"role": "model"})
+    key = trainer.records[0]["key"]
+    path, meta_path = trainer.cache._paths(key)
+    with path.open("ab") as f:
+        f.write(b"tampered")
+    again = host_trainer(tmp_path)
+    model = again.train(np.zeros((6, 3), np.float32), 1.0, {"role": "model"})
+    assert again.records[0]["cached"] is False and model is not None
+    [warning] = again.progress.console.lines
+    assert warning.startswith(f"warning: {path}: checksum mismatch (recorded ")
+    assert warning.endswith(f"; moved aside to {path.name}.rejected and trained again")
+    rejected = path.with_name(path.name + ".rejected")
+    assert rejected.read_bytes().endswith(b"tampered")
+    assert meta_path.with_name(meta_path.name + ".rejected").is_file()
+    # the rebuilt entry is whole and loads
+    assert ModelCache(tmp_path).load(key) is not None
+    third = host_trainer(tmp_path)
+    third.train(np.zeros((6, 3), np.float32), 1.0, {"role": "model"})
+    assert third.records[0]["cached"] is True and not third.progress.console.lines
+
+
+def _train_in_process(root: str, queue) -> None:
+    trainer = host_trainer(root, fit_seconds=3.0)
+    trainer.train(np.zeros((6, 3), np.float32), 1.0, {"role": "model"})
+    queue.put(trainer.records[0]["cached"])
+
+
+def test_two_processes_needing_the_same_network_train_it_once(tmp_path):
+    """Real processes: the second waits on the key's lock, then loads what the first saved."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_train_in_process, args=(str(tmp_path), queue))
+             for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=300)
+        assert proc.exitcode == 0
+    assert sorted([queue.get(timeout=10), queue.get(timeout=10)]) == [False, True]
+    assert len(list(tmp_path.rglob("*.keras"))) == 1

@@ -3,6 +3,8 @@ weights changes it, nothing else does."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,10 @@ class FakeCache:
 
     def save(self, key: str, model: Any, material: dict[str, Any], **extra: Any) -> None:
         self.saved[key] = material
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        yield
 
 
 class Quiet:
