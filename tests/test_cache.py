@@ -227,3 +227,21 @@ def test_two_processes_needing_the_same_network_train_it_once(tmp_path):
         assert proc.exitcode == 0
     assert sorted([queue.get(timeout=10), queue.get(timeout=10)]) == [False, True]
     assert len(list(tmp_path.rglob("*.keras"))) == 1
+
+
+def test_an_unwritable_cache_keeps_networks_in_memory_and_warns_once(tmp_path):
+    """HostTrainer's fallback: a file where the cache should be; two networks, one warning,
+    and a second request for the first network is served from memory (not trained again)."""
+    root = tmp_path / "cachefile"
+    root.write_text("not a directory")
+    trainer = host_trainer(root)
+    targets = np.zeros((6, 3), np.float32)
+    first = trainer.train(targets, 1.0, {"role": "model"})
+    trainer.train(targets, 10.0, {"role": "teacher"})
+    again = trainer.train(targets, 1.0, {"role": "model"})
+    assert again is first
+    assert [r["cached"] for r in trainer.records] == [False, False, True]
+    assert trainer.progress.console.lines == [
+        f"warning: cannot write the model cache {root}: Not a directory; trained models are "
+        "kept in memory for this run"]
+    assert root.read_text() == "not a directory"
