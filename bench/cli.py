@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", help="trained-model cache (default: $ARTBENCH_CACHE_DIR or "
                      "the per-user cache directory)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    run.add_argument("--resume", nargs="?", const="", metavar="RUN_ID",
+                     help="finish an earlier run in place: the given one, or the latest run of "
+                     "this suite with the same configuration; runs only the cells that are "
+                     "missing or not ok, trains nothing that is cached")
     run.add_argument("--verbose", "-v", action="store_true", help="let TensorFlow's, Keras' and "
                      "ART's own log lines through (start-up, retracing, warnings)")
     run.add_argument("--wide", action="store_true", help="full attack ids as column headers "
@@ -112,10 +116,17 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     plugins = _load_plugins(args)
     suite, raw = load_suite(suite_path, overrides)
     plan = plan_suite(suite, raw, suite_path, plugins)
+    resume = None
+    if args.resume is not None:  # found read-only first: a bad --resume writes nothing
+        from bench.resume import find_run
+
+        reader = Store(args.store, readonly=True)
+        resume = find_run(reader, suite, args.resume or None)
+        reader.close()
     quiet_tensorflow(args.verbose, import_now=True)  # after validation: errors stay fast
     store = Store(args.store)
     progress = RunProgress(args.quiet)
-    runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress)
+    runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress, resume=resume)
     result = runner.run()
     print_report(load_report(store, result.run_id), console, wide=args.wide)
     console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,

@@ -138,7 +138,9 @@ def _readonly_copy(a: np.ndarray) -> np.ndarray:
 
 class Runner:
     def __init__(self, plan: Plan, plugins: Plugins, store: Store, cache: ModelCache,
-                 progress: RunProgress) -> None:
+                 progress: RunProgress, resume: int | None = None) -> None:
+        #: ``bench run --resume``: the run to finish in place (see :mod:`bench.resume`)
+        self.resume = resume
         self.plan = plan
         self.plugins = plugins
         self.store = store
@@ -148,6 +150,8 @@ class Runner:
         self.transfers = transfer_plan(plan.cells, plan.suite)
         self.counts: Counter[str] = Counter()
         self._hook_failures: set[tuple[str, str]] = set()
+        #: white-box cells a resumed run finds done (they and their transfer cells stored ok)
+        self._done: set[str] = set()
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -205,12 +209,19 @@ class Runner:
              "provides": p.provides} for p in self.plugins.loaded
         ]
         ids = self.cell_ids()
-        run_id = self.store.create_run(
-            self.suite.name, self.plan.source, self.suite.model_dump(mode="json"),
-            self.suite.seed, provenance.git_commit(), provenance.machine(),
-            provenance.package_versions(), plugin_info, len(ids),
-            list(evaluation.class_names), cell_ids=ids,
-        )
+        done: set[str] = set()
+        kept_rows: set[str] = set()
+        if self.resume is None:
+            run_id = self.store.create_run(
+                self.suite.name, self.plan.source, self.suite.model_dump(mode="json"),
+                self.suite.seed, provenance.git_commit(), provenance.machine(),
+                provenance.package_versions(), plugin_info, len(ids),
+                list(evaluation.class_names), cell_ids=ids,
+            )
+        else:
+            run_id = self.resume
+            done, kept_rows = self._resume(run_id)
+        self._done = done
         self._notify("bench_run_start", run_id=run_id,
                      suite=self.suite.model_dump(mode="json"), cell_ids=ids)
         self.progress.log(escape(f"run {run_id}: {len(ids)} cells, train {train.name} "
@@ -219,12 +230,19 @@ class Runner:
         try:
             with self.progress.live():
                 overall = self.progress.add("cells", len(ids))
+                pending = [c for c in cells if c.id not in done]
+                self.progress.advance(overall, len(ids) - sum(len(self._ids_of(c))
+                                                              for c in pending))
+                needed = {c.row for c in pending} | {
+                    t for c in pending for t in self.transfers.get(c.id, [])}
                 rows: dict[str, _Row | None] = {}
                 for row_id, group in groupby(cells, key=lambda c: c.row):
-                    rows[row_id] = self._prepare_row(run_id, list(group), train, evaluation)
-                for cell in cells:
+                    if row_id in needed:
+                        rows[row_id] = self._prepare_row(run_id, list(group), train,
+                                                         evaluation, row_id in kept_rows)
+                for cell in pending:
                     self._run_cell(run_id, cell, rows, evaluation)
-                    self.progress.advance(overall, 1 + len(self.transfers.get(cell.id, [])))
+                    self.progress.advance(overall, len(self._ids_of(cell)))
             status = "finished" if not self._failed() else "finished-with-failures"
         finally:
             self.store.finish_run(run_id, status)
@@ -236,11 +254,34 @@ class Runner:
                          summary=dict(self.counts))
         return RunResult(run_id, self.counts)
 
+    def _ids_of(self, cell: Cell) -> list[str]:
+        """A white-box cell's id and the ids of its transfer cells."""
+        return [cell.id] + [transfer_id(t, cell.attack.id, cell.row)
+                            for t in self.transfers.get(cell.id, [])]
+
+    def _resume(self, run_id: int) -> tuple[set[str], set[str]]:
+        """Reopen ``run_id``: the white-box cells that are done (they and their transfer cells
+        stored ``ok``), and the rows whose stored record stays. Stored remains of everything
+        else are deleted, to be computed again."""
+        stored_rows, stored_cells = self.store.stored_statuses(run_id)
+        done = {c.id for c in self.plan.cells
+                if all(stored_cells.get(i) == "ok" for i in self._ids_of(c))}
+        stale_cells = [i for c in self.plan.cells if c.id not in done for i in self._ids_of(c)
+                       if i in stored_cells]
+        stale_rows = [r for r, status in stored_rows.items() if status != "ok"]
+        self.store.forget(run_id, stale_rows, stale_cells)
+        self.store.reopen_run(run_id)
+        n_done = sum(len(self._ids_of(c)) for c in self.plan.cells if c.id in done)
+        self.counts["ok"] += n_done
+        self.progress.log(escape(f"resuming run {run_id}: {n_done} of "
+                                 f"{len(self.cell_ids())} cells stored, the rest runs now"))
+        return done, {r for r, status in stored_rows.items() if status == "ok"}
+
     def _failed(self) -> int:
         return sum(n for s, n in self.counts.items() if s != "ok")
 
     def _prepare_row(self, run_id: int, cells: list[Cell], train: DataSplit,
-                     evaluation: DataSplit) -> _Row | None:
+                     evaluation: DataSplit, stored: bool = False) -> _Row | None:
         """Train (or load) and defend one model; None when that fails (its cells are failed)."""
         first = cells[0]
         row: dict[str, Any] = {"row_id": first.row, "model_id": first.model.id,
@@ -262,17 +303,21 @@ class Runner:
             else:
                 message = f"training/defense failed: {fault_text(exc)}"
             self._report_failure(first.row, exc)
+            if stored:  # resumed: the row's earlier record gives way to this failure
+                self.store.forget(run_id, [first.row], [])
             self.store.add_row(run_id, {**row, "status": "failed", "error": message,
                                         "training": trainer.records if trainer else []})
             for cell in cells:
-                self._store_cell(run_id, cell, "failed", message, {}, {}, None, {})
+                if cell.id not in self._done:
+                    self._store_cell(run_id, cell, "failed", message, {}, {}, None, {})
             return None
         pred = clean_logits.argmax(axis=1)
         row.update(status="ok", clean_accuracy=float((pred == evaluation.y).mean()),
                    balanced_accuracy=_balanced_accuracy(evaluation.y, pred),
                    train_seconds=perf_counter() - start, training=trainer.records,
                    diagnostics=diagnostics)
-        self.store.add_row(run_id, row)
+        if not stored:
+            self.store.add_row(run_id, row)
         self.progress.log(escape(f"{first.row}: clean accuracy {row['clean_accuracy']:.2%} "
                                  f"on {len(evaluation)} samples"))
         return _Row(model, clean_logits)

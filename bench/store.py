@@ -419,6 +419,31 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
+    def reopen_run(self, run_id: int) -> None:
+        """``bench run --resume``: the run is ``running`` again, driven by this process."""
+        pid = os.getpid()
+        with self._tx() as c:
+            c.execute("UPDATE runs SET status = 'running', finished = NULL, driver_pid = ?,"
+                      " driver_host = ?, driver_start = ? WHERE id = ?",
+                      (pid, socket.gethostname(), proc_start(pid), run_id))
+
+    def stored_statuses(self, run_id: int) -> tuple[dict[str, str], dict[str, str]]:
+        """(row id -> status, cell id -> status) of what ``run_id`` holds."""
+        rows = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT row_id, status FROM rows WHERE run_id = ?", (run_id,))}
+        cells = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT cell_id, status FROM cells WHERE run_id = ?", (run_id,))}
+        return rows, cells
+
+    def forget(self, run_id: int, row_ids: list[str], cell_ids: list[str]) -> None:
+        """Delete rows and cells of ``run_id`` that a resumed run computes again (their
+        metrics, samples, flags and examples go with them), in one transaction."""
+        with self._tx() as c:
+            c.executemany("DELETE FROM cells WHERE run_id = ? AND cell_id = ?",
+                          [(run_id, cid) for cid in cell_ids])
+            c.executemany("DELETE FROM rows WHERE run_id = ? AND row_id = ?",
+                          [(run_id, rid) for rid in row_ids])
+
     def finish_run(self, run_id: int, status: str) -> None:
         with self._tx() as c:
             c.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?",

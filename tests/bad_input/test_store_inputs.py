@@ -156,6 +156,20 @@ CASES = [
          "error: --benchmark-json nodir/b.json: cannot write (No such file or directory)"),
     Case("report-terminal-with-output", ["report", "-o", "r.txt"],
          "error: --output needs --format markdown, csv, json or another reporter"),
+    # -- bench run --resume: found read-only before anything is written
+    Case("resume-no-run-with-this-configuration",
+         ["run", "{tiny}", "--quiet", "--resume", "--set", "evaluation.samples=10"],
+         "error: --resume: no earlier run of suite 'tiny' with this configuration in {store} "
+         "(see `bench runs`)"),
+    Case("resume-run-of-another-configuration",
+         ["run", "{tiny}", "--quiet", "--resume", "1", "--set", "evaluation.samples=10"],
+         "error: --resume 1: run 1 was made with another configuration (suite fields that "
+         "differ: evaluation)"),
+    Case("resume-unknown-run", ["run", "{tiny}", "--quiet", "--resume", "9"],
+         "error: {store}: no run 9 (runs: 1..1)"),
+    Case("resume-missing-store", ["run", "{tiny}", "--quiet", "--resume", "--store",
+                                  "typo.sqlite"],
+         "error: typo.sqlite: no result store here (bench run creates one)"),
 ]
 
 
