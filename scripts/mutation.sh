@@ -34,6 +34,7 @@ if [ $# -eq 0 ]; then
     set -- 'bench.metrics.*' 'bench.checks.*' 'bench.targets.*' 'bench.grid.*' 'bench.flags.*' \
         'bench.cache.x_cache_key__*' 'bench.training.xǁHostTrainerǁ__init__*' \
         'bench.training.xǁHostTrainerǁtrain*' 'bench.training.xǁHostTrainerǁkey_of*' \
+        'bench.training.xǁHostTrainerǁ_load*' 'bench.training.xǁHostTrainerǁ_fit*' \
         'bench.report.xǁRunReportǁrobust_accuracy*' 'bench_builtin.attacks.native.*'
 fi
 mutmut run --max-children "$jobs" "$@" >mutmut-run.log 2>&1 || {
@@ -57,7 +58,7 @@ SCORED = {
     "bench.flags": None,
     "bench_builtin.attacks.native": None,
     "bench.cache": r"^x_cache_key$",  # the key; not the file I/O
-    "bench.training": r"HostTrainer.*(__init__|train|key_of)$",
+    "bench.training": r"HostTrainer.*(__init__|train|key_of|_load|_fit)$",
     "bench.report": r"RunReport.*robust_accuracy$",
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
