@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from bench.errors import ConfigError, ExitCode
 from bench.report import RunReport, unknown_metric
+from bench.suite import differing_fields
 
 #: metrics in [0, 1]: a ``%`` threshold on them is in percentage points
 RATE_METRICS = frozenset({"success_rate", "adv_accuracy", "clean_accuracy",
@@ -171,7 +172,7 @@ def run_warnings(report_a: RunReport, report_b: RunReport) -> list[str]:
         out.append(f"run {a['id']} is of suite '{a['suite_name']}', run {b['id']} of suite "
                    f"'{b['suite_name']}': cells are matched by id only")
     sa, sb = a.get("suite") or {}, b.get("suite") or {}
-    differ = [k for k in dict.fromkeys([*sa, *sb]) if k != "name" and sa.get(k) != sb.get(k)]
+    differ = [k for k in differing_fields(sa, sb) if k != "name"]  # names: warned above
     if differ:
         out.append(f"runs {a['id']} and {b['id']} have different configurations (suite fields "
                    f"that differ: {', '.join(differ)})")

@@ -15,15 +15,11 @@ from typing import Any
 
 from bench.errors import ConfigError, StoreError
 from bench.store import Store
-from bench.suite import Suite
+from bench.suite import Suite, differing_fields
 
 
 def _canonical(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-
-def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
 
 
 def find_run(store: Store, suite: Suite, run: str | None) -> int:
@@ -40,7 +36,7 @@ def find_run(store: Store, suite: Suite, run: str | None) -> int:
         found = store.run(store.resolve_run(run))
         stored = json.loads(found["suite_json"])
         if stored != config:
-            differ = ", ".join(_differences(stored, config))
+            differ = ", ".join(differing_fields(stored, config))
             raise ConfigError(f"--resume {run}: run {found['id']} was made with another "
                               f"configuration (suite fields that differ: {differ})")
     if found["status"] == "running":

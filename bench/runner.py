@@ -188,12 +188,7 @@ class Runner:
 
     def cell_ids(self) -> list[str]:
         """Every cell id of the run: white-box cells, each followed by its transfer cells."""
-        out = []
-        for cell in self.plan.cells:
-            out.append(cell.id)
-            out += [transfer_id(t, cell.attack.id, cell.row)
-                    for t in self.transfers.get(cell.id, [])]
-        return out
+        return [i for cell in self.plan.cells for i in self._ids_of(cell)]
 
     def run(self) -> RunResult:
         """Run every cell. SIGINT / SIGTERM end the run (:class:`Interrupted`, a

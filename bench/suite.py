@@ -207,3 +207,8 @@ def load_suite(
     data = read_suite_file(path)
     data = apply_overrides(data, overrides or [])
     return validate_suite(data, str(path)), data
+
+
+def differing_fields(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The top-level fields in which two resolved suites (as stored, JSON) differ, in order."""
+    return [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
