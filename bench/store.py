@@ -30,7 +30,7 @@ from bench.errors import StoreError
 from bench.timing import now_iso
 
 STORE_ENV = "ARTBENCH_STORE"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: ``PRAGMA application_id`` of an artbench store: "ARTB"
 APPLICATION_ID = 0x41525442
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -48,6 +48,8 @@ ADDED_COLUMNS = (
     (4, "runs", "driver_host", "TEXT"),
     (4, "runs", "driver_start", "INTEGER"),
     (4, "runs", "planned_json", "TEXT"),
+    # "i/N" for a run of ``bench run --shard i/N`` (its plan is that shard's cells), else NULL
+    (5, "runs", "shard", "TEXT"),
 )
 
 SCHEMA = """
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs (
     driver_pid INTEGER,
     driver_host TEXT,
     driver_start INTEGER,
-    planned_json TEXT
+    planned_json TEXT,
+    shard TEXT
 );
 CREATE TABLE IF NOT EXISTS rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -226,6 +229,7 @@ class Store:
         self.readonly = readonly
         #: set when a read-only store's write-ahead log could not be read
         self.warning: str | None = None
+        self._outer = False  # inside transaction()
         try:
             self.conn = self._open_readonly() if readonly else self._open_for_writing()
         except sqlite3.DatabaseError as exc:
@@ -389,11 +393,25 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._outer:  # inside transaction(): that one commits or rolls back
+            yield self.conn
+            return
         try:
             with self.conn:
                 yield self.conn
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: write failed ({exc})") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Many writes in one transaction (``bench merge``): all commit at the end, or none."""
+        with self._tx() as c:
+            c.execute("BEGIN IMMEDIATE")
+            self._outer = True
+            try:
+                yield c
+            finally:
+                self._outer = False
 
     # ---- writing ------------------------------------------------------------------------
 
@@ -401,21 +419,22 @@ class Store:
                    seed: int, git_commit: str | None, machine: dict[str, Any],
                    versions: dict[str, Any], plugins: list[dict[str, Any]],
                    cells_total: int, class_names: list[str] | None = None,
-                   cell_ids: list[str] | None = None) -> int:
+                   cell_ids: list[str] | None = None, shard: str | None = None) -> int:
         """A new run, ``running``, driven by this process (its pid, host and start time are
-        recorded so that readers can tell when it died); ``cell_ids``: every planned cell."""
+        recorded so that readers can tell when it died); ``cell_ids``: every planned cell;
+        ``shard``: ``"i/N"`` for ``bench run --shard i/N`` (``cell_ids`` are that shard's)."""
         pid = os.getpid()
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO runs (suite_name, suite_path, suite_json, status, started, seed,"
                 " git_commit, machine_json, versions_json, plugins_json, cells_total,"
-                " class_names_json, driver_pid, driver_host, driver_start, planned_json)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " class_names_json, driver_pid, driver_host, driver_start, planned_json, shard)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (suite_name, suite_path, _dumps(suite), now_iso(), seed, git_commit,
                  _dumps(machine), _dumps(versions), _dumps(plugins), cells_total,
                  None if class_names is None else _dumps(list(class_names)),
                  pid, socket.gethostname(), proc_start(pid),
-                 None if cell_ids is None else _dumps(list(cell_ids))),
+                 None if cell_ids is None else _dumps(list(cell_ids)), shard),
             )
             return int(cur.lastrowid or 0)
 

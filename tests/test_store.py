@@ -134,6 +134,60 @@ def test_store_of_schema_version_2_gains_the_new_columns(tmp_path):
     assert load_report(store, run).run["class_names"] is None
 
 
+def make_v4_store(path: Path) -> None:
+    """A store as schema version 4 made it: no ``runs.shard``."""
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN shard")
+    db.execute("INSERT INTO runs (suite_name, suite_json, status, started, cells_total)"
+               " VALUES ('s', '{}', 'finished', 'then', 1)")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    checkpointed(path)
+
+
+def test_store_of_schema_version_4_gains_the_shard_column(tmp_path):
+    path = tmp_path / "v4.sqlite"
+    make_v4_store(path)
+    before = path.read_bytes()
+    reader = Store(path, readonly=True)  # read through a view: shard NULL, file unchanged
+    assert [r["shard"] for r in reader.list_runs()] == [None]
+    reader.close()
+    assert path.read_bytes() == before
+    store = Store(path)
+    assert "shard" in {r[1] for r in store.conn.execute("PRAGMA table_info(runs)")}
+    assert store.conn.execute("SELECT value FROM meta").fetchone()[0] == "5" == str(
+        SCHEMA_VERSION)
+    run = store.create_run("s", None, {}, 0, None, {}, {}, [], 1, shard="1/3")
+    assert [r["shard"] for r in store.list_runs()] == [None, "1/3"]
+    assert store.run(run)["shard"] == "1/3"
+
+
+def test_transaction_commits_every_write_or_none(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    run = new_run(store)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_cell(run, cell("fgsm"), {"success_rate": 1.0}, {})
+            store.finish_run(run, "finished")  # its own commit is deferred to the end
+            raise RuntimeError("later failure")
+    assert store.cells(run) == [] and store.run(run)["status"] == "running"
+    with store.transaction():
+        store.add_cell(run, cell("fgsm"), {"success_rate": 1.0}, {})
+        store.finish_run(run, "finished")
+    other = Store(tmp_path / "r.sqlite", readonly=True)
+    assert len(other.cells(run)) == 1 and other.run(run)["status"] == "finished"
+    # a write error inside is one StoreError, and the store stays usable
+    with pytest.raises(StoreError, match="write failed"):
+        with store.transaction():
+            store.add_cell(run, cell("bim"), {}, {})
+            store.add_cell(run, cell("fgsm"), {}, {})  # duplicate cell id
+    assert [c["attack_id"] for c in store.cells(run)] == ["fgsm"]
+    store.add_cell(run, cell("bim"), {}, {})
+    assert len(store.cells(run)) == 2
+
+
 def test_robust_accuracy_tiers_worst_case_per_sample(tmp_path):
     """Headline: all attacks on the samples they share; tiers: more samples, fewer attacks."""
     store = Store(tmp_path / "r.sqlite")
