@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="finish an earlier run in place: the given one, or the latest run of "
                      "this suite with the same configuration; runs only the cells that are "
                      "missing or not ok, trains nothing that is cached")
+    run.add_argument("--executor", "-x", default="serial", metavar="NAME",
+                     help="where tasks run: serial (default: this process), process (a local "
+                     "pool of worker processes), or an executor plugin")
+    run.add_argument("--workers", "-j", type=int, metavar="N",
+                     help="worker processes of --executor process (default: one per CPU)")
+    run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                     help="stop a cell after this long and store it as 'timeout' (overrides "
+                     "evaluation.cell_timeout; enforced by --executor process)")
+    run.add_argument("--shard", metavar="I/N",
+                     help="run only shard I of N of the grid (a stable partition of the cell "
+                     "ids), e.g. one per SLURM array task; combine the stores with bench merge")
     run.add_argument("--verbose", "-v", action="store_true", help="let TensorFlow's, Keras' and "
                      "ART's own log lines through (start-up, retracing, warnings)")
     run.add_argument("--wide", action="store_true", help="full attack ids as column headers "
@@ -89,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="differences between two runs, with regression gates")
     compare.add_arguments(cmp)
+
+    mrg = sub.add_parser("merge", help="combine the shard runs of one run (bench run --shard "
+                         "i/N) into one new run")
+    mrg.add_argument("out", metavar="OUT", help="store that gets the merged run (created if "
+                     "absent; its other runs are left as they are)")
+    mrg.add_argument("inputs", nargs="+", metavar="IN", help="a shard run's store (its latest "
+                     "run) or STORE:RUN_ID")
     return parser
 
 
@@ -98,13 +116,39 @@ def _load_plugins(args: argparse.Namespace) -> Any:
     return load_plugins(getattr(args, "plugins", []))
 
 
+def _executor(args: argparse.Namespace, plugins: Any) -> Any:
+    """The executor of ``--executor``, with ``--workers`` among its parameters."""
+    from pydantic import ValidationError
+
+    try:
+        cls = plugins.registry("executor").get(args.executor)
+    except PluginError as exc:
+        raise PluginError(f"--executor: {exc}") from None
+    params: dict[str, Any] = {}
+    if args.workers is not None:
+        if "workers" not in cls.Params.model_fields:
+            raise ConfigError(f"--workers: executor '{cls.name}' has no workers (it runs "
+                              "tasks in this process); use --executor process")
+        params["workers"] = args.workers
+    try:
+        return cls(cls.Params.model_validate(params))
+    except ValidationError as exc:
+        from bench.suite import describe_validation_error
+
+        raise ConfigError(f"--executor {cls.name}: "
+                          f"{describe_validation_error(exc, ())}") from None
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from bench.cache import ModelCache
+    from bench.pluginmanager import AUTOLOAD_ENV
     from bench.progress import RunProgress
     from bench.report import load_report
-    from bench.runner import Runner, default_suite_path, plan_suite
+    from bench.run.driver import Driver
+    from bench.run.executor import WorkerSpec
+    from bench.run.plan import plan_suite
     from bench.store import Store
-    from bench.suite import load_suite
+    from bench.suite import default_suite_path, load_suite
     from bench.terminal import print_report
 
     suite_path = args.suite or str(default_suite_path())
@@ -113,9 +157,17 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if args.limit <= 0:
             raise ConfigError(f"--limit: must be > 0, got {args.limit}")
         overrides.append(f"evaluation.samples={args.limit}")
+    if args.cell_timeout is not None:
+        overrides.append(f"evaluation.cell_timeout={args.cell_timeout!r}")
+    shard = None
+    if args.shard is not None:
+        from bench.shard import parse_shard
+
+        shard = parse_shard(args.shard)
     plugins = _load_plugins(args)
-    suite, raw = load_suite(suite_path, overrides)
-    plan = plan_suite(suite, raw, suite_path, plugins)
+    executor = _executor(args, plugins)
+    suite, _ = load_suite(suite_path, overrides)
+    plan = plan_suite(suite, suite_path, plugins)
     resume = None
     if args.resume is not None:  # found read-only first: a bad --resume writes nothing
         from bench.resume import find_run
@@ -126,8 +178,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     quiet_tensorflow(args.verbose, import_now=True)  # after validation: errors stay fast
     store = Store(args.store)
     progress = RunProgress(args.quiet)
-    runner = Runner(plan, plugins, store, ModelCache(args.cache_dir), progress, resume=resume)
-    result = runner.run()
+    cache = ModelCache(args.cache_dir)
+    spec = WorkerSpec(tuple(args.plugins), not os.environ.get(AUTOLOAD_ENV),
+                      suite.model_dump(mode="json"), suite_path, str(cache.root),
+                      os.getcwd(), args.verbose)
+    driver = Driver(plan, plugins, store, cache, progress, executor, spec, resume=resume,
+                    shard=shard)
+    result = driver.run()
     print_report(load_report(store, result.run_id), console, wide=args.wide)
     console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,
                   markup=False)
@@ -140,12 +197,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from bench.grid import transfer_id, transfer_plan
-    from bench.runner import plan_suite
+    from bench.run.plan import plan_suite
     from bench.suite import load_suite
 
     plugins = _load_plugins(args)
-    suite, raw = load_suite(args.suite, args.overrides)
-    plan = plan_suite(suite, raw, args.suite, plugins)
+    suite, _ = load_suite(args.suite, args.overrides)
+    plan = plan_suite(suite, args.suite, plugins)
     rows = {c.row for c in plan.cells}
     transfers = transfer_plan(plan.cells, suite)
     n_transfer = sum(map(len, transfers.values()))
@@ -209,7 +266,8 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
         if r["status"] != r["recorded_status"]:
             gone.append(r)
         total = "?" if r["cells_total"] is None else str(r["cells_total"])
-        table.add_row(str(r["id"]), escape(r["suite_name"]), r["status"], r["started"],
+        shard = f" [shard {r['shard']}]" if r.get("shard") else ""
+        table.add_row(str(r["id"]), escape(r["suite_name"] + shard), r["status"], r["started"],
                       r["finished"] or "-", f"{r['cells_done']}/{total}",
                       str(r["cells_failed"]), (r["git_commit"] or "-")[:12])
     console.print(table)
@@ -316,9 +374,19 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     return compare.run(args, console)
 
 
+def cmd_merge(args: argparse.Namespace, console: Console) -> int:
+    from bench.merge import merge
+
+    result = merge(args.out, args.inputs)
+    for line in result.warnings:
+        sys.stderr.write(f"warning: {line}\n")
+    console.print(result.summary, highlight=False, markup=False)
+    return ExitCode.OK
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
             "schema": cmd_schema, "runs": cmd_runs, "report": cmd_report,
-            "compare": cmd_compare}
+            "compare": cmd_compare, "merge": cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

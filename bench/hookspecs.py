@@ -13,6 +13,7 @@ from bench import PROJECT
 
 if TYPE_CHECKING:
     from bench.interfaces import Attack, Dataset, Defense, Model, Reporter
+    from bench.run.executor import Executor
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -45,6 +46,12 @@ def bench_register_attacks() -> list[type[Attack]]:
 @hookspec
 def bench_register_reporters() -> list[type[Reporter]]:
     """Return the reporter classes (output formats of ``bench report``) this plugin provides."""
+
+
+@hookspec
+def bench_register_executors() -> list[type[Executor]]:
+    """Return the executor classes (where ``bench run --executor NAME`` runs tasks) this
+    plugin provides: subclasses of :class:`bench.run.executor.Executor`."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ REGISTRATION_HOOKS = {
     "defense": "bench_register_defenses",
     "attack": "bench_register_attacks",
     "reporter": "bench_register_reporters",
+    "executor": "bench_register_executors",
 }
 
 

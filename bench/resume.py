@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import ConfigError, StoreError
 from bench.store import Store
-from bench.suite import Suite, differing_fields
+from bench.suite import Suite, differing_fields, result_config
 
 
 def _canonical(obj: Any) -> Any:
@@ -24,17 +24,18 @@ def _canonical(obj: Any) -> Any:
 
 def find_run(store: Store, suite: Suite, run: str | None) -> int:
     """The id of the run to resume; one-line errors for anything else."""
-    config = _canonical(suite.model_dump(mode="json"))
+    config = result_config(_canonical(suite.model_dump(mode="json")))
     if run is None:
         same = [r for r in store.list_runs()
-                if r["suite_name"] == suite.name and json.loads(r["suite_json"]) == config]
+                if r["suite_name"] == suite.name
+                and result_config(json.loads(r["suite_json"])) == config]
         if not same:
             raise ConfigError(f"--resume: no earlier run of suite '{suite.name}' with this "
                               f"configuration in {store.path} (see `bench runs`)")
         found = same[-1]
     else:
         found = store.run(store.resolve_run(run))
-        stored = json.loads(found["suite_json"])
+        stored = result_config(json.loads(found["suite_json"]))
         if stored != config:
             differ = ", ".join(differing_fields(stored, config))
             raise ConfigError(f"--resume {run}: run {found['id']} was made with another "

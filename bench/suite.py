@@ -68,6 +68,10 @@ class Evaluation(_Frozen):
     examples: int = Field(default=8, ge=0, le=64)
     #: most cells (before ``exclude``) a suite may declare; the grid is counted before expansion
     max_cells: int = Field(default=MAX_CELLS, gt=0)
+    #: seconds a cell may take (its attack and evaluation, transfers included) before it is
+    #: stopped and stored as ``timeout``; enforced by isolating executors (``--executor
+    #: process``); None: no limit. ``bench run --cell-timeout`` overrides it
+    cell_timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
 ExcludeRule = Annotated[dict[Literal["model", "defense", "attack"], str], Field(min_length=1)]
@@ -209,6 +213,28 @@ def load_suite(
     return validate_suite(data, str(path)), data
 
 
+#: ``evaluation`` fields that limit how a run executes, not what it computes: runs that differ
+#: only in them are the same experiment (``--resume``, ``bench compare``, ``bench merge``)
+EXECUTION_FIELDS = ("cell_timeout", "max_cells")
+
+
+def result_config(suite: dict[str, Any]) -> dict[str, Any]:
+    """A resolved suite (as stored, JSON) without its execution-only fields."""
+    evaluation = {k: v for k, v in suite.get("evaluation", {}).items()
+                  if k not in EXECUTION_FIELDS}
+    return {**suite, "evaluation": evaluation} if "evaluation" in suite else dict(suite)
+
+
 def differing_fields(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """The top-level fields in which two resolved suites (as stored, JSON) differ, in order."""
+    """The top-level fields in which two resolved suites (as stored, JSON) differ, in order
+    (execution-only fields aside)."""
+    a, b = result_config(a), result_config(b)
     return [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+
+
+def default_suite_path() -> Path:
+    """The offline quick-start suite: the checkout's ``suites/quickstart.yaml``, or the copy an
+    installed wheel carries inside the package."""
+    checkout = Path(__file__).resolve().parent.parent / "suites" / "quickstart.yaml"
+    packaged = Path(__file__).resolve().parent / "suites" / "quickstart.yaml"
+    return checkout if checkout.is_file() else packaged

@@ -65,7 +65,7 @@ def make_plugins(**extra: list[type[Any]]) -> Plugins:
     classes: dict[str, list[type[Any]]] = {
         "dataset": [FakeDataset], "model": [FakeModel],
         "defense": [FakeNone, FakeDistillation], "attack": [FakeFgsm, FakeCw],
-        "reporter": [],
+        "reporter": [], "executor": [],
     }
     for kind, more in extra.items():
         classes[kind] += more
@@ -79,4 +79,16 @@ def make_plugins(**extra: list[type[Any]]) -> Plugins:
     return Plugins(pm, regs, [])
 
 
-__all__ = ["Reporter", "make_plugins"]
+def run_serially(plan: Any, plugins: Plugins, store: Any, cache: Any, progress: Any) -> Any:
+    """Run ``plan`` in this process with the built-in serial executor (no worker spec needed:
+    the plugins of ``make_plugins`` exist in this process only)."""
+    from bench_builtin.executors.serial import Serial
+
+    from bench.run.driver import Driver
+    from bench.run.executor import WorkerSpec
+
+    spec = WorkerSpec((), False, {}, plan.source, str(cache.root), ".")
+    return Driver(plan, plugins, store, cache, progress, Serial(), spec).run()
+
+
+__all__ = ["Reporter", "make_plugins", "run_serially"]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bench.errors import BenchError
 from bench.grid import expand_grid, transfer_plan
 from bench.pluginmanager import load_plugins
-from bench.runner import plan_suite
+from bench.run.plan import plan_suite
 from bench.suite import load_suite, read_suite_file, validate_suite
 from bench.yamlsafe import load_yaml
 from tests.fuzzing import COMMON, clean
@@ -154,7 +154,7 @@ def _load_text(tmp: Path, text: str) -> None:
     result = outcome(load_suite, p)
     if isinstance(result, tuple):
         suite = result[0]
-        plan = outcome(plan_suite, suite, result[1], str(p), REAL)
+        plan = outcome(plan_suite, suite, str(p), REAL)
         if not isinstance(plan, BaseException):
             transfer_plan(plan.cells, suite)
 
@@ -174,7 +174,7 @@ def _validate_structure(data: dict[str, Any]) -> None:
     if isinstance(suite, BaseException):
         event("invalid suite")
         return
-    plan = outcome(plan_suite, suite, parsed, "s.yaml", REAL)
+    plan = outcome(plan_suite, suite, "s.yaml", REAL)
     event("planned" if not isinstance(plan, BaseException) else "invalid grid")
     if not isinstance(plan, BaseException):
         assert 0 < len(plan.cells) <= suite.evaluation.max_cells

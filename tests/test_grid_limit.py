@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench import runner
 from bench.cli import main
 from bench.grid import expand_grid
+from bench.run import plan as runner
 from bench.suite import validate_suite
 from tests.helpers import make_plugins
 

@@ -23,7 +23,7 @@ def test_wheel_carries_the_default_suite_and_templates(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
     out = subprocess.run(
-        [sys.executable, "-c", "from bench.runner import default_suite_path as d; "
+        [sys.executable, "-c", "from bench.suite import default_suite_path as d; "
          "print(d(), d().is_file())"],
         env={"PYTHONPATH": str(target), "PATH": ""}, cwd=tmp_path, capture_output=True,
         text=True, check=True).stdout.split()

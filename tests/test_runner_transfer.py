@@ -12,10 +12,10 @@ from bench.cache import ModelCache
 from bench.interfaces import Attack, AttackOutput, Dataset, DataSplit, Defense, Model
 from bench.progress import RunProgress
 from bench.report import load_report
-from bench.runner import Runner, plan_suite
+from bench.run.plan import plan_suite
 from bench.store import Store
 from bench.suite import validate_suite
-from tests.helpers import make_plugins
+from tests.helpers import make_plugins, run_serially
 
 K = 3
 Y_TEST = np.array([0, 1, 2, 0, 1, 2, 1, 2, 1, 2, 0, 1])  # 3 of 12 are class 0
@@ -85,9 +85,9 @@ def report(tmp_path_factory):
            "attacks": [{"name": "identity"}, {"name": "identity", "params": {"target": 0}}],
            "transfer": [{"source": {"defense": "*"}}],
            "evaluation": {"samples": 12, "batch_size": 5, "examples": 0}}
-    plan = plan_suite(validate_suite(raw, "t.yaml"), raw, "t.yaml", plugins)
+    plan = plan_suite(validate_suite(raw, "t.yaml"), "t.yaml", plugins)
     store = Store(tmp / "s.sqlite")
-    result = Runner(plan, plugins, store, ModelCache(tmp / "cache"), RunProgress(True)).run()
+    result = run_serially(plan, plugins, store, ModelCache(tmp / "cache"), RunProgress(True))
     assert dict(result.counts) == {"ok": 8}
     return load_report(store, result.run_id)
 

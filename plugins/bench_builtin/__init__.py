@@ -47,3 +47,11 @@ def bench_register_reporters():  # type: ignore[no-untyped-def]
     from bench_builtin.reporters import REPORTERS
 
     return REPORTERS
+
+
+@hookimpl(trylast=True)
+def bench_register_executors():  # type: ignore[no-untyped-def]
+    from bench_builtin.executors.process import Process
+    from bench_builtin.executors.serial import Serial
+
+    return [Serial, Process]

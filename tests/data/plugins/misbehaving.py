@@ -59,8 +59,8 @@ class Slow(Attack):
         import time
 
         with open(os.environ["SLOW_MARKER"], "a") as f:
-            f.write("started\n")
-        time.sleep(60)
+            f.write(f"started {os.getpid()}\n")
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "60")))
         return AttackOutput(x.copy())
 
 
@@ -85,9 +85,74 @@ class BadInitModel(Model):
         raise RuntimeError("model cannot start")
 
 
+class Hang(Attack):
+    """Never returns (a deadlock, an endless loop): only a time limit stops it."""
+
+    name = "hang"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        import time
+
+        while True:
+            time.sleep(1)
+
+
+class HardExit(Attack):
+    """Ends the process at once, as native code calling exit() would."""
+
+    name = "hard-exit"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        os._exit(7)
+
+
+class SelfKill(Attack):
+    """SIGKILL, as the OOM killer sends it to a process that allocated too much."""
+
+    name = "oom"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Segfault(Attack):
+    """Dereferences a null pointer in native code."""
+
+    name = "segfault"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class WrongShape(Attack):
+    name = "wrong-shape"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        return AttackOutput(x[:, :-1].copy())
+
+
+class NanOutput(Attack):
+    name = "nan-output"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        return AttackOutput(np.full_like(x, np.nan))
+
+
+class OutOfRange(Attack):
+    name = "out-of-range"
+
+    def generate(self, model, x, y, targets, clip_values, num_classes):
+        return AttackOutput(x + 2.0)
+
+
 @hookimpl
 def bench_register_attacks():
-    return [Exit, Interrupt, NanBound, BadInit, Slow]
+    return [Exit, Interrupt, NanBound, BadInit, Slow, Hang, HardExit, SelfKill, Segfault,
+            WrongShape, NanOutput, OutOfRange]
 
 
 @hookimpl
