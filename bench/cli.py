@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "pool of worker processes), or an executor plugin")
     run.add_argument("--workers", "-j", type=int, metavar="N",
                      help="worker processes of --executor process (default: one per CPU)")
+    run.add_argument("--address", metavar="ADDR",
+                     help="the cluster an executor joins (--executor ray: a Ray address; "
+                     "default: start a local instance)")
     run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
                      help="stop a cell after this long and store it as 'timeout' (overrides "
                      "evaluation.cell_timeout; enforced by --executor process)")
@@ -125,11 +128,14 @@ def _executor(args: argparse.Namespace, plugins: Any) -> Any:
     except PluginError as exc:
         raise PluginError(f"--executor: {exc}") from None
     params: dict[str, Any] = {}
-    if args.workers is not None:
-        if "workers" not in cls.Params.model_fields:
-            raise ConfigError(f"--workers: executor '{cls.name}' has no workers (it runs "
-                              "tasks in this process); use --executor process")
-        params["workers"] = args.workers
+    for option in ("workers", "address"):
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if option not in cls.Params.model_fields:
+            raise ConfigError(f"--{option}: executor '{cls.name}' ({cls.description}) "
+                              f"takes no {option}")
+        params[option] = value
     try:
         return cls(cls.Params.model_validate(params))
     except ValidationError as exc:

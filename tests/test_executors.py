@@ -146,8 +146,8 @@ def test_unknown_executor_and_workers_for_serial_are_one_line_errors(tmp_path):
     res = bench("run", TINY, "--workers", "2", store=tmp_path / "s.sqlite", cache=tmp_path / "c")
     assert res.returncode == 4
     assert res.stderr.strip().splitlines() == [
-        "error: --workers: executor 'serial' has no workers (it runs tasks in this process); "
-        "use --executor process"]
+        "error: --workers: executor 'serial' (in this process, one task at a time; the "
+        "default) takes no workers"]
     assert not (tmp_path / "s.sqlite").exists()
 
 

@@ -17,7 +17,7 @@ class Serial(Executor):
 
     name = "serial"
     version = "1.0.0"
-    description = "in this process, one task at a time (the default)"
+    description = "in this process, one task at a time; the default"
     Params = Params
 
     def start(self, workspace: Workspace, spec: WorkerSpec) -> None:
