@@ -473,7 +473,8 @@ class Store:
             c.execute(
                 "INSERT INTO rows (run_id, row_id, model_id, defense_id, status, error,"
                 " clean_accuracy, balanced_accuracy, eval_samples, train_seconds, training_json,"
-                " diagnostics_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " diagnostics_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, row_id) DO NOTHING",
                 (run_id, row["row_id"], row["model_id"], row["defense_id"], row["status"],
                  row.get("error"), row.get("clean_accuracy"), row.get("balanced_accuracy"),
                  row.get("eval_samples"), row.get("train_seconds"),
@@ -485,7 +486,8 @@ class Store:
                  per_sample: dict[str, np.ndarray] | None = None,
                  examples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Write one cell, its numeric metrics, timings, per-sample results and example
-        images (clean, adversarial: the first samples of the cell) atomically."""
+        images (clean, adversarial: the first samples of the cell) atomically. Idempotent: a
+        cell the run holds already is left as it is (the first write wins)."""
         numeric = {k: v for k, v in metrics.items()
                    if v is None or isinstance(v, int | float) and not isinstance(v, bool)}
         info = {k: v for k, v in metrics.items() if k not in numeric}
@@ -494,12 +496,15 @@ class Store:
             cur = c.execute(
                 "INSERT INTO cells (run_id, cell_id, row_id, model_id, defense_id, attack_id,"
                 " attack_name, plugins_json, params_json, samples, status, error, info_json,"
-                " finished, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " finished, source_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, cell_id) DO NOTHING",
                 (run_id, cell["cell_id"], cell["row_id"], cell["model_id"], cell["defense_id"],
                  cell["attack_id"], cell["attack_name"], _dumps(cell["plugins"]),
                  _dumps(cell["params"]), cell.get("samples"), cell["status"],
                  cell.get("error"), _dumps(info), now_iso(), cell.get("source_row")),
             )
+            if cur.rowcount == 0:
+                return
             pk = cur.lastrowid
             c.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
                           [(pk, k, v) for k, v in numeric.items()])

@@ -59,14 +59,22 @@ def test_interrupted_run_keeps_finished_cells(tmp_path):
     assert r["status"] == "running" and r["cells_done"] == 1 and r["cells_total"] == 2
 
 
-def test_duplicate_cell_rolls_back_whole_cell(tmp_path):
+def test_writing_a_cell_twice_keeps_the_first_write_whole(tmp_path):
+    """Idempotent writes: a cell written again (a retried task) changes nothing, its metrics,
+    timings and samples included."""
     store = Store(tmp_path / "r.sqlite")
     run = new_run(store)
-    store.add_cell(run, cell("fgsm"), {"success_rate": 1.0}, {})
-    with pytest.raises(StoreError):
-        store.add_cell(run, cell("fgsm"), {"success_rate": 0.0}, {})
-    assert len(store.cells(run)) == 1
-    assert store.cells(run)[0]["metrics"] == {"success_rate": 1.0}
+    store.add_cell(run, cell("fgsm"), {"success_rate": 1.0}, {"generate": 1.0})
+    store.add_cell(run, cell("fgsm"), {"success_rate": 0.0, "l2_mean": 3.0},
+                   {"generate": 9.0, "evaluate": 1.0})
+    [stored] = store.cells(run)
+    assert stored["metrics"] == {"success_rate": 1.0}
+    assert stored["timings"] == {"generate": 1.0}
+    store.add_row(run, {"row_id": "r", "model_id": "m", "defense_id": "d", "status": "ok",
+                        "clean_accuracy": 0.5})
+    store.add_row(run, {"row_id": "r", "model_id": "m", "defense_id": "d", "status": "failed",
+                        "error": "again"})
+    assert [(r["status"], r["clean_accuracy"]) for r in store.rows(run)] == [("ok", 0.5)]
 
 
 def test_resolve_run_and_errors(tmp_path):
