@@ -190,7 +190,7 @@ def test_transaction_commits_every_write_or_none(tmp_path):
     with pytest.raises(StoreError, match="write failed"):
         with store.transaction():
             store.add_cell(run, cell("bim"), {}, {})
-            store.add_cell(run, cell("fgsm"), {}, {})  # duplicate cell id
+            store.add_cell(run, {**cell("pgd"), "attack_name": None}, {}, {})  # NOT NULL
     assert [c["attack_id"] for c in store.cells(run)] == ["fgsm"]
     store.add_cell(run, cell("bim"), {}, {})
     assert len(store.cells(run)) == 2
