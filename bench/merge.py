@@ -3,8 +3,10 @@ store each) combined into one new run of ``OUT``.
 
 Each ``IN`` is a result store, read-only: its latest run, or ``STORE:RUN_ID`` for another one
 (``a.sqlite:3``, ``a.sqlite:-2``; a file whose name itself ends in ``:N`` is taken as a file).
-Every input must be a shard run of the same suite, resolved configuration and shard count;
-anything else is refused with one line naming the input, before ``OUT`` is touched.
+Every input must be a shard run of the same suite, resolved configuration (execution-only
+fields such as ``evaluation.cell_timeout`` aside) and shard count; anything else is refused
+with one line naming the input, before ``OUT`` is touched. A run made without ``--shard`` is
+refused too (it is not taken as "every cell": merge a shard run again instead).
 
 The merged run holds every cell of the inputs once: a cell stored by two inputs (a shard given
 twice, or run again) is taken from the first input that has it ``ok`` (else from the first that
@@ -16,7 +18,8 @@ union of the shards' plans; cells, rows and plan are put in the order of the uns
 file, seed, git commit, machine, versions, plugins, class names) is the first input's;
 ``started`` the earliest input's, ``finished`` the latest one's. Flags are computed again on
 the merged run. Everything is written in one transaction: a failure leaves ``OUT`` as it was
-(a new ``OUT`` is removed again).
+(a new ``OUT`` is removed again; an ``OUT`` of an older schema stays migrated, as ``bench run``
+leaves it).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from bench.errors import ConfigError, StoreError
 from bench.shard import parse_shard, shard_text
 from bench.store import FINISHED, Store
 from bench.store_copy import CellRef, RowRef, cell_refs, copy_cell, copy_row, insert_run, row_refs
-from bench.suite import differing_fields
+from bench.suite import differing_fields, result_config
 
 _SPEC = re.compile(r"(.+):(-?[0-9]+)")
 _CELL = re.compile(r"model=(.+?)/defense=(.+?)/attack=(.+?)(?:/source=([^/]+))?")
@@ -129,7 +132,7 @@ def check_inputs(inputs: list[ShardInput]) -> None:
             raise ConfigError(f"{inp.label}: suite '{inp.run['suite_name']}', but {first.label} "
                               f"is suite '{first.run['suite_name']}'")
         other = json.loads(inp.run["suite_json"])
-        if other != config:
+        if result_config(other) != result_config(config):  # a --cell-timeout may differ
             raise ConfigError(f"{inp.label}: made with another configuration than "
                               f"{first.label} (suite fields that differ: "
                               f"{', '.join(differing_fields(config, other))})")

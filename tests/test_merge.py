@@ -7,7 +7,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +321,11 @@ def test_refusals_name_the_input_and_what_differs(tmp_path):
     _refused(tmp_path, [str(a), str(config)],
              f"{config} run 1: made with another configuration than {a} run 1 (suite fields "
              "that differ: evaluation, seed)")
+    # execution-only fields do not make shards differ (one shard may run with --cell-timeout)
+    timed = tmp_path / "timed.sqlite"
+    write_run(timed, shard_cells(1, 2), shard="1/2",
+              suite={**SUITE, "evaluation": {**SUITE["evaluation"], "cell_timeout": 60.0}})
+    assert merge(tmp_path / "timed-out.sqlite", [str(a), str(timed)]).status == "finished"
     three = tmp_path / "three.sqlite"
     write_run(three, shard_cells(1, 3), shard="1/3")
     _refused(tmp_path, [str(a), str(three)],
@@ -388,3 +396,32 @@ def test_grid_order_from_shard_orders():
 def hash_of(cell_id: str) -> int:
     return int(hashlib.md5(cell_id.encode()).hexdigest(), 16)
 
+
+# ---- the command line ----------------------------------------------------------------------
+
+
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("ARTBENCH_STORE", None)
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_bench_merge_and_bench_runs(tmp_path):
+    write_run(tmp_path / "a.sqlite", shard_cells(0, 2), shard="0/2")
+    res = _bench("runs", "--store", "a.sqlite", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "grid [shard 0/2]" in res.stdout
+    res = _bench("merge", "out.sqlite", "a.sqlite", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    n = len(shard_cells(0, 2))
+    assert res.stdout.strip() == (f"merged 1 of 2 shards ({n} cells, 0 duplicates ignored) "
+                                  "into run 1 of out.sqlite: interrupted")
+    assert res.stderr == "warning: shard 1/2 missing: its cells are not in the merged run\n"
+    runs = _bench("runs", "--store", "out.sqlite", cwd=tmp_path)
+    assert "grid " in runs.stdout and "[shard" not in runs.stdout
+    assert f"{n}/{n}" in runs.stdout and "interrupted" in runs.stdout
+    bad = _bench("merge", "a.sqlite", "a.sqlite", cwd=tmp_path)
+    assert (bad.returncode, bad.stdout) == (4, "")
+    assert bad.stderr == ("error: a.sqlite: the output of bench merge cannot also be one of "
+                          "its inputs (a.sqlite)\n")

@@ -76,6 +76,31 @@ def newer_schema(world: Path) -> None:
         Path(f"{world / 'newer.sqlite'}{side}").unlink(missing_ok=True)
 
 
+def shard_runs(*b_sql: str, a_shard: str = "0/2", b_shard: str = "1/2"):
+    """a.sqlite and b.sqlite: the world's run as shard runs (``a_shard``, ``b_shard``), with
+    ``b_sql`` applied to b.sqlite."""
+    def setup(world: Path) -> None:
+        for name, shard, sql in (("a.sqlite", a_shard, ()), ("b.sqlite", b_shard, b_sql)):
+            shutil.copy(world / "store.sqlite", world / name)
+            db = sqlite3.connect(world / name)
+            db.execute("UPDATE runs SET shard = ?", (shard,))
+            for stmt in sql:
+                db.execute(stmt)
+            db.commit()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.close()
+            for side in ("-wal", "-shm"):
+                Path(f"{world / name}{side}").unlink(missing_ok=True)
+    return setup
+
+
+def both(*setups):
+    def setup(world: Path) -> None:
+        for s in setups:
+            s(world)
+    return setup
+
+
 CASES = [
     # -- files that are not an artbench store: refused, byte-identical afterwards
     Case("runs-foreign-sqlite", ["runs", "--store", "other-app.sqlite"],
@@ -170,6 +195,41 @@ CASES = [
     Case("resume-missing-store", ["run", "{tiny}", "--quiet", "--resume", "--store",
                                   "typo.sqlite"],
          "error: typo.sqlite: no result store here (bench run creates one)"),
+    # -- bench merge: every input checked read-only before OUT is created or touched
+    Case("merge-input-not-a-shard-run", ["merge", "out.sqlite", "store.sqlite"],
+         "error: store.sqlite run 1: not a shard run (made without --shard); bench merge "
+         "combines the runs of bench run --shard i/N"),
+    Case("merge-suite-name-differs", ["merge", "out.sqlite", "a.sqlite", "b.sqlite"],
+         "error: b.sqlite run 1: suite 'other', but a.sqlite run 1 is suite 'tiny'",
+         setup=shard_runs("UPDATE runs SET suite_name = 'other'")),
+    Case("merge-configuration-differs", ["merge", "out.sqlite", "a.sqlite", "b.sqlite"],
+         "error: b.sqlite run 1: made with another configuration than a.sqlite run 1 (suite "
+         "fields that differ: evaluation)",
+         setup=shard_runs("UPDATE runs SET suite_json = "
+                          "json_set(suite_json, '$.evaluation.samples', 10)")),
+    Case("merge-shard-counts-differ", ["merge", "out.sqlite", "a.sqlite", "b.sqlite"],
+         "error: b.sqlite run 1: shard 1/3, but a.sqlite run 1 is shard 0/2 (the shard "
+         "counts differ)", setup=shard_runs(b_shard="1/3")),
+    Case("merge-damaged-shard-record", ["merge", "out.sqlite", "a.sqlite", "b.sqlite"],
+         "error: b.sqlite run 1: damaged shard record '2/2'", setup=shard_runs(b_shard="2/2")),
+    Case("merge-output-is-an-input", ["merge", "b.sqlite", "a.sqlite", "./b.sqlite"],
+         "error: b.sqlite: the output of bench merge cannot also be one of its inputs "
+         "(./b.sqlite)", setup=shard_runs()),
+    Case("merge-unknown-run", ["merge", "out.sqlite", "a.sqlite:7", "b.sqlite"],
+         "error: a.sqlite: no run 7 (runs: 1..1)", setup=shard_runs()),
+    Case("merge-missing-input", ["merge", "out.sqlite", "a.sqlite", "typo.sqlite"],
+         "error: typo.sqlite: no result store here (bench run creates one)",
+         setup=shard_runs()),
+    Case("merge-foreign-input", ["merge", "out.sqlite", "a.sqlite", "other-app.sqlite"],
+         f"error: other-app.sqlite: {FOREIGN}", setup=both(shard_runs(), foreign())),
+    Case("merge-damaged-input", ["merge", "out.sqlite", "a.sqlite", "cut.sqlite"],
+         "error: cut.sqlite: damaged result store (database disk image is malformed)",
+         setup=both(shard_runs(), truncated("cut.sqlite", 8192))),
+    Case("merge-into-foreign-sqlite", ["merge", "other-app.sqlite", "a.sqlite", "b.sqlite"],
+         f"error: other-app.sqlite: {FOREIGN}", setup=both(shard_runs(), foreign())),
+    Case("merge-into-text-file", ["merge", "notes.txt", "a.sqlite", "b.sqlite"],
+         "error: notes.txt: not an artbench result store (not an SQLite database); left "
+         "unchanged", setup=both(shard_runs(), write("notes.txt", b"my notes\n" * 20))),
 ]
 
 
