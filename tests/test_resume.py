@@ -126,3 +126,39 @@ def test_a_run_whose_driver_is_alive_is_not_resumed(tmp_path):
                               f"{socket.gethostname()})")
     store.finish_run(run_id, "interrupted")
     assert find_run(store, suite, None) == run_id == find_run(store, suite, str(run_id))
+
+
+def test_a_run_killed_while_training_resumes_and_trains_the_lost_network(tmp_path):
+    """SIGKILL while the first network trains: nothing half-written reaches the cache (its
+    files are renamed into place only once complete), and --resume trains it and runs every
+    cell once."""
+    cache, store = tmp_path / "cache", tmp_path / "store.sqlite"
+    grid = ["--set", "models[0].params.epochs=8", "--set", "evaluation.samples=16"]
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", TINY, "--quiet", *grid],
+                            env=env(store, cache), cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(cache.glob("*/*.lock")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the epochs
+    assert proc.poll() is None and not list(cache.glob("*/*.keras")), "trained before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not list(cache.glob("*/*.keras")) and not list(cache.glob("*/*.json"))
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "running"
+    assert db.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 0
+    db.close()
+
+    resumed = bench("run", TINY, "--resume", "--quiet", *grid, store=store, cache=cache)
+    assert resumed.returncode == 0, resumed.stderr
+    got = cells(store)
+    assert sorted(got) == ["model=cnn/defense=none/attack=fgsm[eps=0.1]",
+                           "model=cnn/defense=none/attack=fgsm[eps=0.3]"]
+    assert all(status == "ok" for status, _ in got.values())
+    db = sqlite3.connect(store)
+    [(training,)] = db.execute("SELECT training_json FROM rows").fetchall()
+    assert db.execute("SELECT id, status FROM runs").fetchall() == [(1, "finished")]
+    assert [r["cached"] for r in json.loads(training)] == [False]
+    assert len(list(cache.glob("*/*.keras"))) == 1
