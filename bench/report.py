@@ -236,11 +236,28 @@ def load_report(store: Store, run: int | str | None) -> RunReport:
         d["diagnostics"] = json.loads(d.pop("diagnostics_json", None) or "{}")
         rows.append(d)
     cells = store.cells(run_id)
+    _plan_order(run_row.get("planned"), rows, cells)
     flags = store.flags(run_id)
     for c in cells:
         if c["id"] in flags:
             c["info"]["flags"] = flags[c["id"]]
     return RunReport(run_row, rows, cells, _store=store)
+
+
+def _plan_order(planned: list[str] | None, rows: list[dict[str, Any]],
+                cells: list[dict[str, Any]]) -> None:
+    """Put cells in the order of the run's plan and rows in the order of their first white-box
+    cell there (executors store cells in the order they finish); what the plan does not name
+    keeps its stored order, after the rest."""
+    if not planned:
+        return
+    rank = {cell_id: i for i, cell_id in enumerate(planned)}
+    cells.sort(key=lambda c: rank.get(c["cell_id"], len(rank)))
+    row_rank: dict[str, int] = {}
+    for c in cells:
+        if c.get("source_row") is None:
+            row_rank.setdefault(c["row_id"], len(row_rank))
+    rows.sort(key=lambda r: row_rank.get(r["row_id"], len(row_rank)))
 
 
 def fmt_value(value: Any, metric: str = "success_rate") -> str:
