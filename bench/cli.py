@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    from bench.grid import transfer_id, transfer_plan
+    from bench.grid import transfer_id
     from bench.run.plan import plan_suite
     from bench.suite import load_suite
 
@@ -210,7 +210,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     suite, _ = load_suite(args.suite, args.overrides)
     plan = plan_suite(suite, args.suite, plugins)
     rows = {c.row for c in plan.cells}
-    transfers = transfer_plan(plan.cells, suite)
+    transfers = plan.transfers
     n_transfer = sum(map(len, transfers.values()))
     console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense "
                   f"rows)" + (f" + {n_transfer} transfer cells" if n_transfer else ""),

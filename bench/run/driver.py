@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rich.markup import escape
+from rich.progress import TaskID
 
 from bench import provenance
 from bench.cache import ModelCache
@@ -112,7 +113,7 @@ class Driver:
         return RunResult(run_id, sink.counts)
 
     def _schedule(self, sink: Sink, pending: list[Cell], kept_rows: set[str],
-                  bar: object) -> None:
+                  bar: TaskID | None) -> None:
         """Training tasks first; each cell once its row and its transfer rows are trained."""
         rows = self.plan.rows_needed(pending)
         row_status: dict[str, str | None] = {}  # row id -> None (ok) or why it failed
@@ -129,7 +130,7 @@ class Driver:
                 failure = row_status[cell.row]
                 if failure is not None:  # its row failed: nothing to run
                     sink.lost(cell, targets, "failed", failure, "source row failed")
-                    self.progress.advance(bar, len(self.plan.ids_of(cell)))  # type: ignore[arg-type]
+                    self.progress.advance(bar, len(self.plan.ids_of(cell)))
                     continue
                 ok_targets = tuple(t for t in targets if row_status[t] is None)
                 self.executor.submit(CellTask(cell.id, cell.row, ok_targets, self.timeout))
@@ -148,7 +149,7 @@ class Driver:
                 sink.cell(outcome.result, targets)
             else:
                 sink.lost(cell, targets, outcome.status, outcome.message or outcome.status)
-            self.progress.advance(bar, len(self.plan.ids_of(cell)))  # type: ignore[arg-type]
+            self.progress.advance(bar, len(self.plan.ids_of(cell)))
 
     def _row_done(self, sink: Sink, outcome: Outcome, kept: bool) -> str | None:
         """Store a row's outcome; None when the row is usable, else the reason it is not."""

@@ -10,7 +10,6 @@ stored with the run and compared by ``--resume`` and ``bench merge``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -53,7 +52,7 @@ class Plan:
     dataset: Dataset
     cells: list[Cell]
     #: white-box cell id -> the rows its examples are evaluated on
-    transfers: dict[str, list[str]] = field(default_factory=dict)
+    transfers: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.transfers = transfer_plan(self.cells, self.suite)
@@ -115,8 +114,3 @@ def plan_suite(suite: Suite, source: str, plugins: Plugins) -> Plan:
         raise PluginError(f"{source}: dataset '{suite.dataset.name}' failed in __init__: "
                           f"{fault_text(exc)}") from None
     return Plan(suite, source, dataset, cells)
-
-
-def suite_args(plan: Plan) -> dict[str, Any]:
-    """The resolved suite as stored with a run (JSON types)."""
-    return plan.suite.model_dump(mode="json")
