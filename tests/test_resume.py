@@ -162,3 +162,28 @@ def test_a_run_killed_while_training_resumes_and_trains_the_lost_network(tmp_pat
     assert db.execute("SELECT id, status FROM runs").fetchall() == [(1, "finished")]
     assert [r["cached"] for r in json.loads(training)] == [False]
     assert len(list(cache.glob("*/*.keras"))) == 1
+
+
+def test_a_run_killed_inside_a_store_write_keeps_a_sound_store_and_resumes(tmp_path):
+    """SIGKILL inside the third cell's transaction (its row and metrics inserted, not
+    committed): the store opens, passes SQLite's integrity check and holds the two committed
+    cells; --resume stores every cell once, as an uninterrupted run does."""
+    cache = tmp_path / "cache"
+    grid = [*GRID, "--set", "attacks=[{name: fgsm, params: {eps: [0.1, 0.2, 0.3]}}]"]
+    reference = bench("run", TINY, "--quiet", *grid, store=tmp_path / "ref.sqlite", cache=cache)
+    assert reference.returncode == 0, reference.stderr
+    store = tmp_path / "store.sqlite"
+    plugin = str(DATA / "plugins" / "die_in_write.py")
+    killed = subprocess.run([sys.executable, "-m", "bench", "run", TINY, "--quiet", *grid,
+                             "-p", plugin], env={**env(store, cache), "DIE_IN_WRITE": "3"},
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert db.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM metrics WHERE cell NOT IN (SELECT id FROM cells)"
+                      ).fetchone()[0] == 0
+    db.close()
+    resumed = bench("run", TINY, "--quiet", "--resume", *grid, store=store, cache=cache)
+    assert resumed.returncode == 0, resumed.stderr
+    assert cells(store) == cells(tmp_path / "ref.sqlite")
