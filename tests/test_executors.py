@@ -4,6 +4,7 @@ crashes, hangs or exits fails its own cell only."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sqlite3
@@ -23,7 +24,16 @@ MISBEHAVING = str(DATA / "plugins" / "misbehaving.py")
 GRID = ["--set", "defenses=[{name: none}, {name: distillation, params: {temperature: 1}}, "
         "{name: distillation, params: {temperature: 10}}]",
         "--set", "transfer=[{source: {defense: none}}]", "--set", "evaluation.samples=16"]
-EXECUTORS = {"serial": [], "process": ["--executor", "process", "--workers", "2"]}
+EXECUTORS = {"serial": [], "process": ["--executor", "process", "--workers", "2"],
+             "ray": ["--executor", "ray"]}
+#: Ray's tests run wherever Ray is installed (``.[dev]`` installs it, so CI runs them)
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason='Ray is not installed (pip install -e ".[ray]")')
+
+
+def executors(*names: str) -> list:
+    """``names`` as parameters; Ray's marked to run only where Ray is installed."""
+    return [pytest.param(n, marks=needs_ray) if n == "ray" else n for n in names]
 
 
 def environ(store: Path, cache: Path, **more: str) -> dict[str, str]:
@@ -44,6 +54,21 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def ray_processes() -> set[int]:
+    """The running processes of Ray on this machine (GCS, raylets, workers, agents)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if (b"site-packages/ray/" in cmd or cmd.startswith(b"ray::")) and alive(int(entry.name)):
+            pids.add(int(entry.name))
+    return pids
 
 
 def stored(store: Path) -> dict[str, tuple[str, str | None, dict[str, float]]]:
@@ -73,13 +98,19 @@ def serial(tmp_path_factory) -> dict:
     return stored(tmp / "s.sqlite")
 
 
-@pytest.mark.parametrize("executor", sorted(EXECUTORS))
+@pytest.mark.parametrize("executor", executors(*sorted(EXECUTORS)))
 def test_every_executor_stores_the_serial_cells_and_trains_each_network_once(
         executor, serial, tmp_path):
     cache = tmp_path / "cache"
+    before = ray_processes()
     res = bench("run", TINY, "--quiet", *GRID, *EXECUTORS[executor], store=tmp_path / "s.sqlite",
                 cache=cache)
     assert res.returncode == 0, res.stderr
+    if executor == "ray":  # the local instance it started is gone with it
+        deadline = time.monotonic() + 30
+        while ray_processes() - before and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not ray_processes() - before, "Ray processes outlived bench run"
     got = stored(tmp_path / "s.sqlite")
     assert len(got) == 10 and all(status == "ok" for status, _, _ in got.values())
     assert sorted(got) == sorted(serial)
@@ -96,26 +127,41 @@ def test_every_executor_stores_the_serial_cells_and_trains_each_network_once(
     assert len(list(cache.glob("*/*.keras"))) == 4
 
 
-def test_misbehaving_attacks_fail_only_their_cells_under_process(tmp_path, serial):
+#: how each executor reports a worker that died: process names the exit; Ray cannot see it, and
+#: retries the task twice (a dead worker may be a lost node) before it gives up
+DEATHS = {
+    "process": {"hard-exit": "its worker exited with code 7",
+                "oom": "its worker was killed by SIGKILL (the OOM killer, or kill -9)",
+                "segfault": "its worker was killed by SIGSEGV"},
+    "ray": dict.fromkeys(("hard-exit", "oom", "segfault"),
+                         "its worker died (retried 2 times) (Ray: WorkerCrashedError: The worker "
+                         "died unexpectedly while executing this task. Check "
+                         "python-core-worker-*.log files for more information.)"),
+}
+
+
+@pytest.mark.parametrize("executor", executors("process", "ray"))
+def test_misbehaving_attacks_fail_only_their_cells(executor, tmp_path, serial):
     """A hang past the time limit, os._exit, SIGKILL (what the OOM killer sends), a segfault,
-    and Python-level faults: each fails its cell with a clear status; the pool replaces dead
-    workers and the other cells equal the serial run's."""
+    and Python-level faults: each fails its cell with a clear status; dead workers are replaced
+    and the other cells equal the serial run's."""
     attacks = ("attacks=[{name: fgsm, params: {eps: 0.1}}, {name: hang}, {name: hard-exit}, "
                "{name: oom}, {name: segfault}, {name: exit}, {name: wrong-shape}, "
                "{name: nan-output}, {name: out-of-range}, {name: fgsm, params: {eps: 0.3}}]")
     res = bench("run", TINY, "--quiet", "-p", MISBEHAVING, "--set", attacks,
-                "--set", "evaluation.samples=16", "--executor", "process", "--workers", "2",
+                "--set", "evaluation.samples=16", *EXECUTORS[executor],
                 "--cell-timeout", "6", store=tmp_path / "s.sqlite", cache=tmp_path / "cache")
     assert res.returncode == 1, res.stderr
     assert "8 of 10 cells failed" in res.stdout
     got = {cid.rsplit("/attack=", 1)[1]: (status, error)
            for cid, (status, error, _) in stored(tmp_path / "s.sqlite").items()}
     assert got.pop("fgsm[eps=0.1]")[0] == got.pop("fgsm[eps=0.3]")[0] == "ok"
+    deaths = DEATHS[executor]
     assert got == {
         "hang": ("timeout", "exceeded the cell time limit of 6 s; its worker was killed"),
-        "hard-exit": ("crashed", "its worker exited with code 7"),
-        "oom": ("crashed", "its worker was killed by SIGKILL (the OOM killer, or kill -9)"),
-        "segfault": ("crashed", "its worker was killed by SIGSEGV"),
+        "hard-exit": ("crashed", deaths["hard-exit"]),
+        "oom": ("crashed", deaths["oom"]),
+        "segfault": ("crashed", deaths["segfault"]),
         "exit": ("failed", got["exit"][1]),
         "wrong-shape": ("failed", got["wrong-shape"][1]),
         "nan-output": ("failed", got["nan-output"][1]),
@@ -142,7 +188,7 @@ def test_unknown_executor_and_workers_for_serial_are_one_line_errors(tmp_path):
     assert res.returncode == 4
     assert res.stderr.strip().splitlines() == [
         "error: --executor: Unknown executor 'proces'. Did you mean: process? Available: "
-        "process, serial"]
+        "process, ray, serial"]
     res = bench("run", TINY, "--workers", "2", store=tmp_path / "s.sqlite", cache=tmp_path / "c")
     assert res.returncode == 4
     assert res.stderr.strip().splitlines() == [

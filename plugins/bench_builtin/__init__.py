@@ -52,6 +52,7 @@ def bench_register_reporters():  # type: ignore[no-untyped-def]
 @hookimpl(trylast=True)
 def bench_register_executors():  # type: ignore[no-untyped-def]
     from bench_builtin.executors.process import Process
+    from bench_builtin.executors.ray import Ray  # imports ray only when a run starts
     from bench_builtin.executors.serial import Serial
 
-    return [Serial, Process]
+    return [Serial, Process, Ray]
