@@ -90,8 +90,8 @@ def test_a_lost_node_mid_run_has_its_cell_retried_and_every_cell_stored_once(clu
     c, worker_node, marker = cluster
     store, cache = tmp_path / "s.sqlite", tmp_path / "cache"
     args = ["run", TINY, "--quiet", "-p", NAPPING, "--set", "evaluation.samples=8",
-            "--set", "attacks=[{name: nap, params: {tag: 1, seconds: 8}}, "
-            "{name: nap, params: {tag: 2, seconds: 8}}]",
+            "--set", "attacks=[{name: nap, params: {tag: 1, seconds: 12}}, "
+            "{name: nap, params: {tag: 2, seconds: 12}}]",
             "--executor", "ray", "--address", c.address]
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT,
                             env=environ(store, cache), stdout=subprocess.PIPE,
@@ -111,6 +111,7 @@ def test_a_lost_node_mid_run_has_its_cell_retried_and_every_cell_stored_once(clu
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
+    assert c.head_node.remaining_processes_alive(), "bench shut down a cluster it only joined"
     got = stored(store)  # asserts no cell is stored twice
     assert sorted(cid.rsplit("/attack=", 1)[1] for cid in got) == [
         "nap[tag=1]", "nap[tag=2]"]
