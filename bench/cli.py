@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "pool of worker processes), or an executor plugin")
     run.add_argument("--workers", "-j", type=int, metavar="N",
                      help="worker processes of --executor process (default: one per CPU)")
+    run.add_argument("--executor-param", dest="executor_params", action="append", default=[],
+                     metavar="KEY=VALUE", help="a parameter of the executor (see `bench "
+                     "schema`), e.g. num_cpus=0.5 or max_retries=0 for ray")
     run.add_argument("--address", metavar="ADDR",
                      help="the cluster an executor joins (--executor ray: a Ray address; "
                      "default: start a local instance)")
@@ -120,14 +123,22 @@ def _load_plugins(args: argparse.Namespace) -> Any:
 
 
 def _executor(args: argparse.Namespace, plugins: Any) -> Any:
-    """The executor of ``--executor``, with ``--workers`` among its parameters."""
+    """The executor of ``--executor``, with ``--executor-param``, ``--workers`` and
+    ``--address`` among its parameters."""
     from pydantic import ValidationError
+
+    from bench.yamlsafe import load_yaml
 
     try:
         cls = plugins.registry("executor").get(args.executor)
     except PluginError as exc:
         raise PluginError(f"--executor: {exc}") from None
     params: dict[str, Any] = {}
+    for text in args.executor_params:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--executor-param {text!r}: expected KEY=VALUE")
+        params[key.strip()] = load_yaml(value, f"--executor-param {key.strip()}")
     for option in ("workers", "address"):
         value = getattr(args, option)
         if value is None:

@@ -194,6 +194,14 @@ def test_unknown_executor_and_workers_for_serial_are_one_line_errors(tmp_path):
     assert res.stderr.strip().splitlines() == [
         "error: --workers: executor 'serial' (in this process, one task at a time; the "
         "default) takes no workers"]
+    for param, line in [
+            ("workers=0", "--executor process: workers: Input should be greater than or equal "
+                          "to 1, got 0"),
+            ("max_task=1", "--executor process: max_task: unknown field"),
+            ("workers", "--executor-param 'workers': expected KEY=VALUE")]:
+        res = bench("run", TINY, "--executor", "process", "--executor-param", param,
+                    store=tmp_path / "s.sqlite", cache=tmp_path / "c")
+        assert (res.returncode, res.stderr.strip()) == (4, f"error: {line}"), param
     assert not (tmp_path / "s.sqlite").exists()
 
 
