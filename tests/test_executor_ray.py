@@ -5,6 +5,7 @@ once. The executor contract and the misbehaving plugins run in tests/test_execut
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +66,9 @@ def cluster(tmp_path) -> Iterator[tuple[Any, Any, Path]]:
     old = os.environ.get("NAP_MARKER")
     os.environ["NAP_MARKER"] = str(marker)
     before = ray_processes()
+    # Ray's head node puts its own SIGTERM / SIGINT handlers into this (pytest's) process:
+    # put the previous ones back afterwards, other tests rely on the defaults
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         node = c.add_node(num_cpus=1)
@@ -72,6 +76,8 @@ def cluster(tmp_path) -> Iterator[tuple[Any, Any, Path]]:
         yield c, node, marker
     finally:
         c.shutdown()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
         if old is None:
             del os.environ["NAP_MARKER"]
         else:
