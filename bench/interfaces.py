@@ -18,6 +18,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from bench.batches import BatchTransform
+from bench.traits import AttackTraits, DefenseTraits
+
+__all__ = [
+    "UNDEFENDED", "Attack", "AttackOutput", "AttackParams", "AttackTraits", "BatchTransform",
+    "DataSplit", "Dataset", "Defense", "DefenseTraits", "Model", "Params", "Plugin", "Reporter",
+    "TargetSpec", "Trainer",
+]
+
 if TYPE_CHECKING:  # keep TensorFlow out of import time for `bench --help`
     import keras
 
@@ -159,13 +168,24 @@ class Model(Plugin):
         temperature: float,
         seed: int,
         callbacks: Sequence[Any] = (),
+        transform: BatchTransform | None = None,
     ) -> dict[str, list[float]]:
         """Train ``model`` in place on probability ``targets`` (one-hot or soft labels).
 
         The loss is the cross-entropy between ``targets`` and ``softmax(logits / temperature)``.
+        ``transform``, when given, changes every training batch just before its step (adversarial
+        training, augmentation): :func:`bench.batches.fit_with_transform` is a training loop that
+        applies it; a model that cannot apply one raises :class:`bench.errors.ConfigError`.
         Return the training history (metric name -> per-epoch values).
         """
         raise NotImplementedError
+
+    def pretrained(self) -> bool:
+        """True when :meth:`build` returns a network whose weights are already trained (a
+        user's file): the host then deploys it as the undefended network without calling
+        :meth:`fit` and without caching it. Defenses that train call :meth:`fit` as usual;
+        the plugin decides (and documents) what that means for its weights."""
+        return False
 
     def training_key(self) -> dict[str, Any]:
         """Everything about training that determines the weights (part of the cache key)."""
@@ -176,20 +196,35 @@ class Model(Plugin):
         return int(getattr(self.params, "epochs", 1))
 
 
+#: the role of the undefended network: hard labels at temperature 1 (its cache key)
+UNDEFENDED: dict[str, Any] = {"labels": "hard"}
+
+
 class Trainer:
     """Handed to a defense by the host: trains (or loads from cache) models of one architecture.
 
     Implemented by the host (:mod:`bench.training`); defenses only call it.
     """
 
+    #: the training split; a defense may train on other data by setting it (the cache key
+    #: follows: it holds the fingerprint of the data each network is trained on)
     train_data: DataSplit
 
-    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any]) -> keras.Model:
+    def undefended(self) -> keras.Model:
+        """The undefended network: trained on the hard labels at T = 1 (or loaded from the cache,
+        or, for a pretrained model plugin, its network as built). Every defense that starts
+        from the undefended network shares this one cached network."""
+        raise NotImplementedError
+
+    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any],
+              transform: BatchTransform | None = None) -> keras.Model:
         """Train a fresh network on ``train_data.x`` with ``targets`` (probabilities) at T.
 
-        ``role`` describes where the targets come from (e.g. ``{"labels": "hard"}`` or
+        ``role`` describes where the targets come from (e.g. :data:`UNDEFENDED` or
         ``{"labels": "soft", "teacher": <key>}``) and is part of the cache key, so a second call
-        with the same inputs loads the cached weights instead of training.
+        with the same inputs loads the cached weights instead of training. ``transform`` changes
+        every training batch (see :class:`bench.batches.BatchTransform`); its class, version
+        and fields enter the cache key.
         """
         raise NotImplementedError
 
@@ -210,6 +245,11 @@ class Defense(Plugin):
 
     def apply(self, trainer: Trainer) -> keras.Model:
         raise NotImplementedError
+
+    def traits(self) -> DefenseTraits:
+        """What this defense changes and how attacks get its gradients (stored per cell; flags,
+        figures and the undefended twin of a row are found through it)."""
+        return DefenseTraits()
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,6 +291,15 @@ class Attack(Plugin):
         ``norm`` is ``"inf"``, ``1`` or ``2``; the host checks every batch against it.
         """
         return None
+
+    def traits(self) -> AttackTraits:
+        """Threat model and nature of this attack (stored per cell; flags, figures and robust
+        accuracy read it). The default takes norm and eps from :meth:`bound` and assumes an
+        iterative, gradient-based attack; override it to declare more."""
+        bound = self.bound()
+        norm, eps = bound if bound is not None else (None, None)
+        return AttackTraits(norm=norm, eps=None if eps is None else float(eps),
+                            targeted=self.targeted)
 
     def generate(
         self,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.markup import escape
 
+from bench.batches import BatchTransform
 from bench.cache import DamagedEntry, ModelCache, cache_key
-from bench.errors import CacheError
-from bench.interfaces import DataSplit, Model, Trainer
+from bench.errors import CacheError, ConfigError
+from bench.interfaces import UNDEFENDED, DataSplit, Model, Trainer
 from bench.progress import RunProgress
 from bench.timing import perf_counter
 
@@ -53,7 +55,6 @@ class HostTrainer(Trainer):
             "training": model_plugin.training_key(),
             "input_shape": list(train_data.input_shape),
             "num_classes": train_data.num_classes,
-            "data": train_data.fingerprint(),
             "seed": seed,
         }
         self._keys: dict[int, str] = {}
@@ -69,8 +70,33 @@ class HostTrainer(Trainer):
     def key_of(self, model: keras.Model) -> str:
         return self._keys[id(model)]
 
-    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any]) -> keras.Model:
-        material = {**self._base, "role": role, "temperature": float(temperature)}
+    def undefended(self) -> keras.Model:
+        if self.model_plugin.pretrained():
+            return self._pretrained()
+        return self.train(self.one_hot(self.train_data.y), 1.0, UNDEFENDED)
+
+    def _pretrained(self) -> keras.Model:
+        """A pretrained model plugin's network as built: deployed as it is, never cached."""
+        start = perf_counter()
+        data = self.train_data
+        model = self.model_plugin.build(data.input_shape, data.num_classes, self.seed)
+        key = cache_key({**self._base, "role": UNDEFENDED, "pretrained": True})
+        self._keys[id(model)] = key
+        self.records.append({"key": key, "role": dict(UNDEFENDED), "temperature": 1.0,
+                             "seconds": perf_counter() - start, "cached": True,
+                             "pretrained": True})
+        return model
+
+    def train(self, targets: np.ndarray, temperature: float, role: dict[str, Any],
+              transform: BatchTransform | None = None) -> keras.Model:
+        data = self.train_data
+        if len(targets) != len(data):
+            raise ConfigError(f"trainer: {len(targets)} targets for {len(data)} training images")
+        # the fingerprint of the data trained on now (a defense may have set other data)
+        material = {**self._base, "data": data.fingerprint(), "role": role,
+                    "temperature": float(temperature)}
+        if transform is not None:
+            material["transform"] = transform.cache_material()
         key = cache_key(material)
         label = ", ".join(f"{k}={v}" for k, v in role.items() if k != "teacher")
         start = perf_counter()
@@ -81,7 +107,7 @@ class HostTrainer(Trainer):
                 self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
                                          f"T={temperature:g})"))
             else:
-                model = self._fit(key, material, targets, temperature, label, start)
+                model = self._fit(key, material, targets, temperature, label, start, transform)
         self._keys[id(model)] = key
         self.records.append(
             {"key": key, "role": role, "temperature": float(temperature),
@@ -104,7 +130,7 @@ class HostTrainer(Trainer):
             return None
 
     def _fit(self, key: str, material: dict[str, Any], targets: np.ndarray, temperature: float,
-             label: str, start: float) -> keras.Model:
+             label: str, start: float, transform: BatchTransform | None) -> keras.Model:
         """Build and train the network of ``key``, then cache it (or keep it in memory)."""
         model = self.model_plugin.build(
             self.train_data.input_shape, self.train_data.num_classes, self.seed
@@ -113,8 +139,13 @@ class HostTrainer(Trainer):
             f"train {self.model_plugin.name} ({label}, T={temperature:g})",
             self.model_plugin.epochs(),
         )
+        extra = {} if transform is None else {"transform": transform}
+        if transform is not None and "transform" not in inspect.signature(
+                self.model_plugin.fit).parameters:
+            raise ConfigError(f"model '{self.model_plugin.name}': its fit() takes no transform, "
+                              "which this defense needs (see bench.batches.fit_with_transform)")
         history = self.model_plugin.fit(
-            model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar]
+            model, self.train_data.x, targets, temperature, self.seed, callbacks=[bar], **extra
         )
         seconds = perf_counter() - start
         try:

@@ -9,10 +9,10 @@ from typing import Any
 
 from rich.markup import escape
 
-from bench.grid import Cell, transfer_id
+from bench.grid import Cell, Component, transfer_id
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
-from bench.run.faults import fault_text
+from bench.run.faults import PLUGIN_FAULTS, fault_text, instantiate
 from bench.run.plan import Plan
 from bench.run.work import CellResult, Measurement, RowResult
 from bench.store import Store
@@ -28,6 +28,7 @@ class Sink:
         self.progress = progress
         self.counts: Counter[str] = Counter()
         self._hook_failures: set[tuple[str, str]] = set()
+        self._traits: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     @property
     def failed(self) -> int:
@@ -78,10 +79,7 @@ class Sink:
             "cell_id": cell.id, "row_id": cell.row, "model_id": cell.model.id,
             "defense_id": cell.defense.id, "attack_id": cell.attack.id,
             "attack_name": cell.attack.name, "samples": cell.samples,
-            "plugins": {c.kind: {"name": c.name,
-                                 "version": self.plugins.plugin_version(c.kind, c.name),
-                                 "provider": self.plugins.registry(c.kind).provider(c.name)}
-                        for c in (cell.model, cell.defense, cell.attack)},
+            "plugins": {c.kind: self._plugin(c) for c in (cell.model, cell.defense, cell.attack)},
             "params": {c.kind: c.resolved_params() for c in (cell.model, cell.defense,
                                                               cell.attack)},
         }
@@ -97,7 +95,35 @@ class Sink:
         )
         record["params"].update(model=target.model.resolved_params(),
                                 defense=target.defense.resolved_params())
+        record["plugins"].update(model=self._plugin(target.model),
+                                 defense=self._plugin(target.defense))
         return record
+
+    def _plugin(self, c: Component) -> dict[str, Any]:
+        """Name, version, provider and declared traits of a cell's plugin."""
+        out: dict[str, Any] = {"name": c.name,
+                               "version": self.plugins.plugin_version(c.kind, c.name),
+                               "provider": self.plugins.registry(c.kind).provider(c.name)}
+        traits = self._declared(c)
+        if traits is not None:
+            out["traits"] = traits
+        return out
+
+    def _declared(self, c: Component) -> dict[str, Any] | None:
+        """``c``'s traits (attacks and defenses), once per component; a plugin whose
+        ``traits()`` fails gets none (a warning, not a lost cell)."""
+        key = (c.kind, c.id)
+        if key not in self._traits:
+            self._traits[key] = None
+            if hasattr(c.cls, "traits"):
+                try:
+                    self._traits[key] = instantiate(c).traits().to_dict()
+                except PLUGIN_FAULTS as exc:
+                    self.progress.console.print(
+                        f"warning: {c.kind} '{c.id}': traits() failed: {fault_text(exc)}; "
+                        "its cells get no sanity flags", highlight=False, markup=False,
+                        soft_wrap=True)
+        return self._traits[key]
 
     def _write(self, record: dict[str, Any], m: Measurement) -> None:
         record = {**record, "status": m.status, "error": m.error,

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from bench.interfaces import Attack, AttackOutput, AttackParams
+from bench.traits import AttackTraits
 
 #: one ART classifier per (model, classes, input shape, clip values), reused by every batch and
 #: cell on that model: a new classifier traces its tf.function forward pass again (seconds per
@@ -93,6 +94,11 @@ class Fgsm(_ArtAttack):
         p: Any = self.params
         return (p.norm, p.eps)
 
+    def traits(self) -> AttackTraits:
+        p: Any = self.params
+        return AttackTraits(norm=p.norm, eps=p.eps, iterative=False, targeted=self.targeted,
+                            loss="ce", budget_params=("eps", "eps_step"))
+
 
 class BimParams(AttackParams):
     eps: float = Field(default=0.3, ge=0)
@@ -111,6 +117,11 @@ class Bim(_ArtAttack):
     def bound(self) -> tuple[float | str, float]:
         p: Any = self.params
         return ("inf", p.eps)
+
+    def traits(self) -> AttackTraits:
+        p: Any = self.params
+        return AttackTraits(norm="inf", eps=p.eps, targeted=self.targeted, loss="ce",
+                            budget_params=("eps", "eps_step"))
 
 
 class CwL2Params(AttackParams):
@@ -131,6 +142,9 @@ class CwL2(_ArtAttack):
     Params = CwL2Params
     art_class = "CarliniL2Method"
 
+    def traits(self) -> AttackTraits:
+        return AttackTraits(norm=2, targeted=self.targeted, loss="margin")
+
 
 class CwLinfParams(AttackParams):
     confidence: float = Field(default=0.0, ge=0)
@@ -149,6 +163,9 @@ class CwLinf(_ArtAttack):
     description = "Carlini & Wagner L-infinity (ART CarliniLInfMethod)"
     Params = CwLinfParams
     art_class = "CarliniLInfMethod"
+
+    def traits(self) -> AttackTraits:
+        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin")
 
 
 ATTACKS: list[type[Attack]] = [Fgsm, Bim, CwL2, CwLinf]

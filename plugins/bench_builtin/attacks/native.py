@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from bench.interfaces import Attack, AttackOutput, AttackParams
+from bench.interfaces import Attack, AttackOutput, AttackParams, AttackTraits
 
 
 def _labels(y: np.ndarray, targets: np.ndarray | None) -> tuple[np.ndarray, bool]:
@@ -46,6 +46,13 @@ class IFgsm(Attack):
     def bound(self) -> tuple[float | str, float] | None:
         return ("inf", self.params.eps)
 
+    def traits(self) -> AttackTraits:
+        p = self.params
+        return AttackTraits(norm="inf", eps=p.eps, targeted=self.targeted,
+                            loss="ce" if p.loss == "ce" else p.loss,
+                            budget_params=("eps", "alpha"),
+                            loss_params=("loss", "temperature", "kappa"))
+
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
         from bench_builtin.native.ifgsm import ifgsm
@@ -78,6 +85,9 @@ class CwL2Native(Attack):
         batch_size: int = Field(256, gt=0)
 
     params: CwL2Native.Params
+
+    def traits(self) -> AttackTraits:
+        return AttackTraits(norm=2, targeted=self.targeted, loss="margin")
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -117,6 +127,9 @@ class CwLinfNative(Attack):
 
     params: CwLinfNative.Params
 
+    def traits(self) -> AttackTraits:
+        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin")
+
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
         from bench_builtin.native.cw_linf import cw_linf
@@ -146,6 +159,9 @@ class CwL0Native(Attack):
         batch_size: int = Field(256, gt=0)
 
     params: CwL0Native.Params
+
+    def traits(self) -> AttackTraits:
+        return AttackTraits(norm=0, targeted=self.targeted, loss="margin")
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:

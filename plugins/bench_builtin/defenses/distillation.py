@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from bench.interfaces import Defense, Params, Trainer
+from bench.interfaces import Defense, DefenseTraits, Params, Trainer
 
 
 class DistillationParams(Params):
@@ -39,6 +39,10 @@ class Distillation(Defense):
     def apply(self, trainer: Trainer) -> Any:
         t = float(self.params.temperature)  # type: ignore[attr-defined]
         data = trainer.train_data
-        teacher = trainer.train(trainer.one_hot(data.y), t, {"labels": "hard"})
+        teacher = (trainer.undefended() if t == 1.0
+                   else trainer.train(trainer.one_hot(data.y), t, {"labels": "hard"}))
         soft = soft_labels(trainer.predict_logits(teacher, data.x), t)
         return trainer.train(soft, t, {"labels": "soft", "teacher": trainer.key_of(teacher)})
+
+    def traits(self) -> DefenseTraits:
+        return DefenseTraits(kind="training", sweep="temperature", sweep_origin=1.0)

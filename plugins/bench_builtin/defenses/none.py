@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.interfaces import Defense, Trainer
+from bench.interfaces import Defense, DefenseTraits, Trainer
 
 
 class NoDefense(Defense):
@@ -13,4 +13,7 @@ class NoDefense(Defense):
     description = "Undefended model, trained on hard labels"
 
     def apply(self, trainer: Trainer) -> Any:
-        return trainer.train(trainer.one_hot(trainer.train_data.y), 1.0, {"labels": "hard"})
+        return trainer.undefended()
+
+    def traits(self) -> DefenseTraits:
+        return DefenseTraits(kind="none")

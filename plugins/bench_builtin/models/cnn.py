@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 import numpy as np
 from pydantic import Field
 
+from bench.batches import BatchTransform, fit_with_transform
 from bench.errors import ConfigError
 from bench.interfaces import Model, Params
 
@@ -97,6 +98,7 @@ class Cnn(Model):
         temperature: float,
         seed: int,
         callbacks: Sequence[Any] = (),
+        transform: BatchTransform | None = None,
     ) -> dict[str, list[float]]:
         import keras
 
@@ -106,6 +108,10 @@ class Cnn(Model):
             optimizer = keras.optimizers.Adam(learning_rate=p.learning_rate)
         else:
             optimizer = keras.optimizers.SGD(learning_rate=p.learning_rate, momentum=p.momentum)
+        if transform is not None:
+            return fit_with_transform(model, x, targets, transform=transform, optimizer=optimizer,
+                                      temperature=temperature, batch_size=p.batch_size,
+                                      epochs=p.epochs, seed=seed, callbacks=callbacks)
         model.compile(
             optimizer=optimizer,
             loss=_loss_class()(temperature),
