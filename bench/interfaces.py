@@ -142,6 +142,9 @@ class Dataset(Plugin):
     def load(self, split: str) -> DataSplit:
         """Load one split, e.g. ``train``, ``test[:85%]`` or ``train[:20000]``.
 
+        ``split`` is the suite's ``dataset.train`` / ``dataset.test`` string, already checked
+        for its form; :func:`bench.splits.parse_split` parses it, ``check_split`` checks its
+        name and ``resolve(n)`` gives the slice of a split of ``n`` samples (see its docstring).
         Raise :class:`bench.errors.DataError` with one clear line when the data is missing or
         corrupt.
         """
@@ -312,6 +315,11 @@ class Attack(Plugin):
     ) -> AttackOutput:
         """Craft adversarial examples for ``x`` (true labels ``y``).
 
+        Called once per evaluation batch (``evaluation.batch_size`` samples, the last batch
+        possibly smaller), on the same instance for every batch of a cell: a per-call random
+        seed repeats its noise in every batch, and ``info`` of later batches overrides earlier
+        keys. ``x`` is a read-only copy; every returned batch is checked (shape, finite values,
+        ``clip_values``, :meth:`bound`) before the next call.
         ``targets`` holds one target class per sample for targeted attacks (computed by the host
         from ``params.target``), else None.
         """
