@@ -112,7 +112,31 @@ def _number(token: str | None, text: str) -> tuple[float | None, str | None]:
 
 
 def parse_split(text: str) -> SplitSpec:
-    """Parse a TFDS-style split string; raise :class:`ConfigError` when it is malformed."""
+    """Parse a TFDS-style split string; raise :class:`ConfigError` when it is malformed.
+
+    This is the public API for dataset plugins: :meth:`bench.interfaces.Dataset.load` receives
+    the suite's split string (``dataset.train`` / ``dataset.test``) and honours it in three
+    steps, parse, check the name, slice (a :class:`ConfigError` from any of them reaches the
+    user as one line)::
+
+        def load(self, split: str) -> DataSplit:
+            spec = parse_split(split)                # "train[:20%]" -> SplitSpec
+            spec.check_split(("train", "test"), "my-dataset")
+            x_all, y_all = self._arrays(spec.split)  # the whole named split
+            sl = spec.resolve(len(y_all))            # slice(0, round(0.2 * n))
+            return DataSplit(x_all[sl], y_all[sl], num_classes=10,
+                             class_names=tuple("0123456789"), name=f"my-dataset:{spec}")
+
+    >>> spec = parse_split("train[:20%]")
+    >>> spec.split, spec.start, spec.stop, spec.unit
+    ('train', None, 20.0, '%')
+    >>> spec.resolve(300)
+    slice(0, 60, None)
+    >>> parse_split("test[-10:]").resolve(100)
+    slice(90, 100, None)
+    >>> parse_split("train").is_full
+    True
+    """
     if not isinstance(text, str):
         raise ConfigError(f"invalid split {short_repr(text)}: expected a string such as {_FORMS}")
     if len(text) > _MAX_CHARS:

@@ -115,3 +115,13 @@ def test_hostile_split_strings(text: str, message: str) -> None:
         parse_split(text)
     assert str(err.value).startswith(message)
     assert len(str(err.value)) < 300
+
+
+def test_parse_split_docstring_examples_run():
+    """The examples dataset authors read in ``parse_split``'s docstring are true."""
+    import doctest
+
+    import bench.splits
+
+    result = doctest.testmod(bench.splits, raise_on_error=False)
+    assert result.attempted >= 5 and result.failed == 0
