@@ -10,6 +10,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -107,6 +108,13 @@ def _resolve(kind: str, specs: list[Any], plugins: Plugins, source: str, section
     return _Section(kind, section, entries)
 
 
+def _context(source: str) -> dict[str, Any]:
+    """The validation context plugin parameters get (``ValidationInfo.context``):
+    ``suite_dir``, the absolute folder of the suite file (absent when ``source`` is no file)."""
+    path = Path(source)
+    return {"suite_dir": str(path.resolve().parent)} if path.is_file() else {}
+
+
 def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
     """Expand the sweeps of every entry of one section and validate each combination."""
     kind, section = sec.kind, sec.section
@@ -119,7 +127,7 @@ def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
             for key, (_, val) in zip(sweep_keys, combo, strict=True):
                 values[key] = val
             try:
-                params = cls.Params.model_validate(values)
+                params = cls.Params.model_validate(values, context=_context(source))
             except ValidationError as exc:
                 loc = exc.errors()[0]["loc"]
                 bad = loc[0] if loc else None

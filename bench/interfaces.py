@@ -49,6 +49,9 @@ class Params(BaseModel):
     (``Field(allow_inf_nan=True)`` allows them for one field). YAML has no tuples, so a list is
     accepted for a ``tuple[...]`` field; a field of another type that strict mode would refuse
     from YAML (an ``Enum``, a ``Path``) takes ``Field(strict=False)``.
+
+    Validators receive a context (``ValidationInfo.context``) holding ``suite_dir``, the absolute
+    folder of the suite file, when there is one: resolve relative paths against it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
