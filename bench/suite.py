@@ -7,12 +7,15 @@ expansion (:mod:`bench.grid`), so that every error names the file and the field 
 from __future__ import annotations
 
 import os
+import re
 import stat
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from bench.errors import ConfigError
 from bench.yamlsafe import load_yaml, one_line, short_repr
@@ -139,8 +142,30 @@ def _is_member_tag(part: Any) -> bool:
     )
 
 
+#: pydantic's own error types: their messages never quote the input
+_PYDANTIC_TYPES = frozenset(typing.get_args(ErrorType)) - {"value_error", "assertion_error"}
+
+
+def _custom(error_type: str) -> bool:
+    """A message written by a plugin (a validator's ``ValueError`` or ``assert``, or a
+    ``PydanticCustomError`` of its own type), which may quote the input itself."""
+    return error_type not in _PYDANTIC_TYPES
+
+
+def _says_value(msg: str, value: Any) -> bool:
+    """True when ``msg`` quotes ``value`` (its repr, or str for a number) as a whole token."""
+    forms = {short_repr(value)}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        forms.add(str(value))
+    return any(re.search(rf"(?<![\w.]){re.escape(f)}(?![\w.])", msg) for f in forms)
+
+
 def describe_validation_error(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> str:
-    """First error of a pydantic ValidationError as 'path: message, got value' (one line)."""
+    """First error of a pydantic ValidationError as 'path: message, got value' (one line).
+
+    ``, got value`` is not appended to a plugin's own message (a validator's ``ValueError``)
+    that quotes the value already: ``must be an http(s) URL, got 'ftp://x'``.
+    """
     errors = exc.errors(include_url=False)
     group = _union_group(errors)
     first = group[0]
@@ -155,7 +180,8 @@ def describe_validation_error(exc: ValidationError, prefix: tuple[int | str, ...
         msg = "unknown field"
     elif first["type"] == "missing":
         msg = "field required"
-    elif "input" in first and first["type"] not in {"model_type", "dict_type", "split_syntax"}:
+    elif "input" in first and first["type"] not in {"model_type", "dict_type", "split_syntax"} \
+            and not (_custom(first["type"]) and _says_value(msg, first["input"])):
         msg = f"{msg}, got {short_repr(first['input'])}"
     rest = len(errors) - len(group)
     more = f" (and {rest} more error{'s' if rest > 1 else ''})" if rest else ""

@@ -3,9 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError, field_validator
 
 from bench.errors import ConfigError
-from bench.suite import load_suite
+from bench.interfaces import Params
+from bench.suite import describe_validation_error, load_suite
 
 GOOD = """
 name: t
@@ -144,3 +146,49 @@ def test_not_utf8_and_not_regular_and_too_large(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_suite(p)
     assert str(exc.value) == f"{p}: 1048577 bytes, more than a suite file may hold (1 MiB)"
+
+
+class _QuotingParams(Params):
+    """A plugin's parameters whose validators write their own messages."""
+
+    url: str = "https://example.org"
+    eps: float = 0.1
+    step: int = 1
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"must be an https URL, got {value!r}")
+        return value
+
+    @field_validator("eps")
+    @classmethod
+    def _small(cls, value: float) -> float:
+        if value > 1:
+            raise ValueError(f"eps {value} is larger than the data range")
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd (2 divides it)")
+        return value
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"url": "ftp://x"}, "params.url: Value error, must be an https URL, got 'ftp://x'"),
+        ({"eps": 2.5}, "params.eps: Value error, eps 2.5 is larger than the data range"),
+        # "2" in "(2 divides it)" is not the value 12: the host still says it
+        ({"step": 12}, "params.step: Value error, must be odd (2 divides it), got 12"),
+        # pydantic's own messages never quote the value, even when it equals the bound
+        ({"eps": "x"}, "params.eps: Input should be a valid number, got 'x'"),
+    ],
+)
+def test_got_value_is_not_repeated(params, message):
+    with pytest.raises(ValidationError) as exc:
+        _QuotingParams.model_validate(params)
+    assert describe_validation_error(exc.value, ("params",)) == message
