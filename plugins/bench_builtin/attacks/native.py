@@ -67,6 +67,52 @@ class IFgsm(Attack):
         return AttackOutput(x_adv, ok, {"alpha": alpha})
 
 
+class Pgd(Attack):
+    name: ClassVar[str] = "pgd"
+    version: ClassVar[str] = "1.0.0"
+    description: ClassVar[str] = (
+        "Projected gradient descent (Madry et al. 2018), L-inf or L2, random starts and "
+        "restarts; loss: cross-entropy or the CW margin; native TF2")
+
+    class Params(AttackParams):
+        eps: float = Field(0.3, gt=0, description="radius of the ball")
+        norm: Literal["inf", 2] = Field("inf", description="norm of the ball")
+        steps: int = Field(40, gt=0, description="steps per restart (Madry et al.: 40 on MNIST)")
+        step_size: float | None = Field(
+            None, gt=0, description="step; default 2.5 * eps / steps (Madry et al.)")
+        restarts: int = Field(1, gt=0, description="random restarts; a sample keeps the first "
+                              "that fools the model")
+        random_start: bool = Field(True, description="start at a uniform point of the ball")
+        loss: Literal["ce", "margin"] = Field(
+            "ce", description="ce: cross-entropy; margin: Carlini-Wagner margin on the logits")
+        kappa: float = Field(0.0, ge=0, description="confidence for loss 'margin'")
+        seed: int = Field(0, description="seed of the random starts")
+        batch_size: int = Field(256, gt=0)
+
+    params: Pgd.Params
+
+    def bound(self) -> tuple[float | str, float] | None:
+        return (self.params.norm, self.params.eps)
+
+    def traits(self) -> AttackTraits:
+        p = self.params
+        return AttackTraits(norm=p.norm, eps=p.eps, targeted=self.targeted, loss=p.loss,
+                            budget_params=("eps", "step_size"), loss_params=("loss", "kappa"))
+
+    def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
+                 clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
+        from bench_builtin.native.pgd import pgd
+
+        p = self.params
+        labels, targeted = _labels(y, targets)
+        step = p.step_size if p.step_size is not None else 2.5 * p.eps / p.steps
+        x_adv, ok = pgd(model, x, labels, num_classes, targeted=targeted, eps=p.eps,
+                        steps=p.steps, alpha=step, norm=p.norm, loss=p.loss,
+                        restarts=p.restarts, random_start=p.random_start, kappa=p.kappa,
+                        clip_values=clip_values, batch_size=p.batch_size, seed=p.seed)
+        return AttackOutput(x_adv, ok, {"step_size": step})
+
+
 class CwL2Native(Attack):
     name: ClassVar[str] = "cw-l2-native"
     version: ClassVar[str] = "1.0.0"
@@ -174,4 +220,4 @@ class CwL0Native(Attack):
         return AttackOutput(x_adv, ok, info)
 
 
-ATTACKS: list[type[Attack]] = [IFgsm, CwL2Native, CwLinfNative, CwL0Native]
+ATTACKS: list[type[Attack]] = [IFgsm, Pgd, CwL2Native, CwLinfNative, CwL0Native]
