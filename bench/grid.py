@@ -1,4 +1,12 @@
-"""Grid expansion: sweeps -> validated components -> cells with canonical ids."""
+"""Grid expansion: sweeps -> validated components -> cells with canonical ids.
+
+The sweep rule: a parameter's value is a sweep (one cell per item) when it is a list nested
+one level deeper than the parameter's type. For a scalar parameter any list is a sweep
+(``eps: [0.1, 0.3]``); for a list- or tuple-typed one a list is its value (``sizes: [1, 2]``
+is one cell with ``sizes == [1, 2]``) and a list of lists is a sweep of lists (``sizes: [[1,
+2], [3]]`` is two cells); for ``list[list[int]]`` it takes a list of lists of lists, and so
+on. An empty sweep is an error; an empty list is a list-typed parameter's value.
+"""
 
 from __future__ import annotations
 
@@ -55,15 +63,38 @@ class Cell:
         return f"model={self.model.id}/defense={self.defense.id}"
 
 
-def _accepts_list(annotation: Any) -> bool:
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def list_depth(annotation: Any) -> int:
+    """How deeply a parameter's type nests lists (YAML has lists for tuples and sets too):
+    0 for ``float``, 1 for ``list[int]`` or ``tuple[int, int] | None``, 2 for
+    ``list[list[int]]``. A value one level deeper is a sweep."""
     origin = typing.get_origin(annotation)
-    if origin in (list, tuple, set, frozenset):
-        return True
+    if annotation in _SEQUENCES or origin in _SEQUENCES:
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return 1 + max((list_depth(a) for a in args), default=0)
     if origin in (typing.Union, types.UnionType):
-        return any(_accepts_list(a) for a in typing.get_args(annotation))
+        return max(list_depth(a) for a in typing.get_args(annotation))
     if origin is typing.Annotated:
-        return _accepts_list(typing.get_args(annotation)[0])
-    return False
+        return list_depth(typing.get_args(annotation)[0])
+    return 0
+
+
+def _value_depth(value: Any) -> int:
+    """How deeply ``value`` nests lists, counting only lists that nest all the way down
+    (``[[1], 2]`` is 1 deep: its items are not all lists)."""
+    if not isinstance(value, list):
+        return 0
+    return 1 + min((_value_depth(v) for v in value), default=0)
+
+
+def is_sweep(params: type[Params], key: str, value: Any) -> bool:
+    """True when ``value`` of parameter ``key`` is a sweep (see the module docstring); an
+    unknown key is judged as a scalar (its validation then names it)."""
+    fields = params.model_fields
+    depth = list_depth(fields[key].annotation) if key in fields else 0
+    return _value_depth(value) > depth
 
 
 def _format_value(value: Any) -> str:
@@ -96,11 +127,7 @@ def _resolve(kind: str, specs: list[Any], plugins: Plugins, source: str, section
             cls = registry.get(spec.name)
         except PluginError as exc:
             raise PluginError(f"{where}.name: {exc}") from None
-        fields = cls.Params.model_fields
-        sweep_keys = [
-            k for k, v in spec.params.items()
-            if isinstance(v, list) and not (k in fields and _accepts_list(fields[k].annotation))
-        ]
+        sweep_keys = [k for k, v in spec.params.items() if is_sweep(cls.Params, k, v)]
         for key in sweep_keys:
             if not spec.params[key]:
                 raise ConfigError(f"{where}.params.{key}: an empty sweep gives no cells")

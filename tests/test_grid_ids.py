@@ -104,3 +104,49 @@ def test_ids_and_resolved_params_use_the_json_form():
                             {"name": "lists", "params": {"pair": [3, 4]}}])
     assert [c.attack.id for c in cells] == ["lists[pair=[1, 2]]", "lists[pair=[3, 4]]"]
     assert cells[0].attack.resolved_params()["pair"] == [1, 2]
+
+
+class NestedParams(AttackParams):
+    sizes: list[int] = Field(default_factory=lambda: [1])
+    grid: list[list[int]] = Field(default_factory=list)
+
+
+class Nested(Attack):
+    name = "nested"
+    Params = NestedParams
+
+
+def nested(params):
+    return expand_grid(suite(attacks=[{"name": "nested", "params": params}]),
+                       make_plugins(attack=[Nested, Lists]), "s.yaml")
+
+
+def test_a_list_of_lists_sweeps_a_list_typed_parameter():
+    [c] = nested({"sizes": [1, 2]})  # a list is the value of a list-typed parameter
+    assert c.attack.params.sizes == [1, 2] and c.attack.id == "nested"
+    [c] = nested({"sizes": []})  # an empty list too
+    assert c.attack.params.sizes == []
+    cells = nested({"sizes": [[1, 2], [3], []]})  # one level deeper: a sweep of lists
+    assert [c.attack.params.sizes for c in cells] == [[1, 2], [3], []]
+    assert [c.attack.id for c in cells] == [
+        "nested[sizes=[1, 2]]", "nested[sizes=[3]]", "nested[sizes=[]]"]
+    [c] = nested({"grid": [[1, 2], [3]]})  # list[list[int]]: a list of lists is one value
+    assert c.attack.params.grid == [[1, 2], [3]]
+    cells = nested({"grid": [[[1]], [[2], [3]]]})
+    assert [c.attack.params.grid for c in cells] == [[[1]], [[2], [3]]]
+
+
+def test_a_list_of_lists_sweeps_a_tuple_parameter():
+    cells = expand(attacks=[{"name": "lists", "params": {"pair": [[0, 1], [2, 3]]}}])
+    assert [c.attack.params.pair for c in cells] == [(0, 1), (2, 3)]
+
+
+def test_sweep_of_lists_errors_name_the_item():
+    with pytest.raises(ConfigError) as exc:
+        nested({"sizes": [[1, 2], ["x"]]})
+    assert str(exc.value) == ("s.yaml: attacks[0].params.sizes[1][0]: Input should be a valid "
+                              "integer, got 'x'")
+    with pytest.raises(ConfigError) as exc:  # items not all lists: one (bad) value, not a sweep
+        nested({"sizes": [[1], 2]})
+    assert str(exc.value) == ("s.yaml: attacks[0].params.sizes[0]: Input should be a valid "
+                              "integer, got [1]")
