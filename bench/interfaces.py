@@ -50,6 +50,11 @@ class Params(BaseModel):
     accepted for a ``tuple[...]`` field; a field of another type that strict mode would refuse
     from YAML (an ``Enum``, a ``Path``) takes ``Field(strict=False)``.
 
+    Sweeps: in a suite, a value nested one list deeper than the field's type is a sweep, one
+    cell per item (:mod:`bench.grid`). ``eps: [0.1, 0.3]`` sweeps a ``float``; a ``list[int]``
+    or ``tuple[int, int]`` field takes a list as its value (``sizes: [1, 2]``, one cell) and
+    is swept by a list of lists (``sizes: [[1, 2], [3]]``, two cells).
+
     Validators receive a context (``ValidationInfo.context``) holding ``suite_dir``, the absolute
     folder of the suite file, when there is one: resolve relative paths against it.
     """
