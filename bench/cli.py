@@ -185,6 +185,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     executor = _executor(args, plugins)
     suite, _ = load_suite(suite_path, overrides)
     plan = plan_suite(suite, suite_path, plugins)
+    suite = plan.suite  # defaults that need the plugins filled in, as stored
     resume = None
     if args.resume is not None:  # found read-only first: a bad --resume writes nothing
         from bench.resume import find_run

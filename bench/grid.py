@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from bench.errors import ConfigError, PluginError
 from bench.interfaces import Params, Plugin
 from bench.pluginmanager import Plugins
-from bench.suite import Suite, TransferRule, describe_validation_error
+from bench.suite import ComponentSpec, Suite, TransferRule, describe_validation_error
 
 
 @dataclass(frozen=True)
@@ -300,6 +300,33 @@ def _check_transfer(cells: list[Cell], suite: Suite, source: str) -> None:
             )
 
 
+def undefended_defense(plugins: Plugins, source: str) -> str:
+    """The name of the one registered defense whose ``traits().kind`` is ``"none"`` (taken
+    with its default parameters): the default of a suite that lists no defenses."""
+    found = []
+    for name, cls in plugins.registry("defense").items():
+        try:
+            kind = cls(cls.Params()).traits().kind
+        except Exception:  # noqa: BLE001 - needs parameters, or traits() fails: not the default
+            continue
+        if kind == "none":
+            found.append(name)
+    if len(found) != 1:
+        which = f"several do ({', '.join(found)})" if found else "none does"
+        raise ConfigError(
+            f"{source}: defenses: not given, so the default is the registered defense whose "
+            f"traits().kind is 'none', but {which}; list the defenses in the suite")
+    return found[0]
+
+
+def with_default_defenses(suite: Suite, plugins: Plugins, source: str) -> Suite:
+    """``suite`` with its omitted ``defenses`` filled in (:func:`undefended_defense`)."""
+    if suite.defenses is not None:
+        return suite
+    spec = ComponentSpec(name=undefended_defense(plugins, source))
+    return suite.model_copy(update={"defenses": [spec]})
+
+
 def expand_grid(suite: Suite, plugins: Plugins, source: str) -> list[Cell]:
     """Every cell of the suite, in declaration order, excluded ones removed.
 
@@ -307,6 +334,8 @@ def expand_grid(suite: Suite, plugins: Plugins, source: str) -> list[Cell]:
     refused when it has more than ``evaluation.max_cells`` cells. Every ``exclude`` and
     ``transfer`` pattern must match something.
     """
+    suite = with_default_defenses(suite, plugins, source)
+    assert suite.defenses is not None
     sections = [
         _resolve("model", suite.models, plugins, source, "models"),
         _resolve("defense", suite.defenses, plugins, source, "defenses"),

@@ -96,9 +96,9 @@ class Suite(_Frozen):
     description: str = ""
     dataset: DatasetSpec
     models: list[ComponentSpec] = Field(min_length=1)
-    defenses: list[ComponentSpec] = Field(
-        default_factory=lambda: [ComponentSpec(name="none")], min_length=1
-    )
+    #: None (omitted): the one registered defense whose ``traits().kind`` is ``"none"``,
+    #: filled in when the grid is planned (:func:`bench.grid.with_default_defenses`)
+    defenses: list[ComponentSpec] | None = Field(default=None, min_length=1)
     attacks: list[AttackSpec] = Field(min_length=1)
     exclude: list[ExcludeRule] = Field(default_factory=list)
     transfer: list[TransferRule] = Field(default_factory=list)

@@ -9,7 +9,16 @@ import pluggy
 from pydantic import Field
 
 from bench import PROJECT, hookspecs
-from bench.interfaces import Attack, AttackParams, Dataset, Defense, Model, Params, Reporter
+from bench.interfaces import (
+    Attack,
+    AttackParams,
+    Dataset,
+    Defense,
+    DefenseTraits,
+    Model,
+    Params,
+    Reporter,
+)
 from bench.pluginmanager import Plugins
 from bench.registry import Registry
 
@@ -38,6 +47,9 @@ class FakeDistillation(Defense):
 
 class FakeNone(Defense):
     name = "none"
+
+    def traits(self) -> DefenseTraits:
+        return DefenseTraits(kind="none")
 
 
 class EpsParams(AttackParams):

@@ -3,9 +3,12 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import ConfigError, PluginError
-from bench.grid import expand_grid
-from bench.suite import validate_suite
-from tests.helpers import make_plugins
+from bench.grid import expand_grid, with_default_defenses
+from bench.interfaces import Defense, DefenseTraits, Params
+from bench.pluginmanager import Plugins
+from bench.registry import Registry
+from bench.suite import Suite, validate_suite
+from tests.helpers import FakeDistillation, make_plugins
 
 
 def suite(**over):
@@ -190,3 +193,71 @@ def test_transfer_cells_are_capped():
     assert str(exc.value) == (
         "s.yaml: transfer: more than 10 transfer cells, the limit of evaluation.max_cells; "
         "narrow the transfer rules or raise the limit (--set evaluation.max_cells=N)")
+
+
+class OtherNone(Defense):
+    name = "baseline"
+
+    def traits(self) -> DefenseTraits:
+        return DefenseTraits(kind="none")
+
+
+class NeedsParams(Defense):
+    """Cannot be made with default parameters: never the default, and no error."""
+
+    name = "needs"
+
+    class Params(Params):
+        strength: float
+
+    def traits(self) -> DefenseTraits:
+        return DefenseTraits(kind="none")
+
+
+def with_defenses(*classes: type[Defense]) -> Plugins:
+    """The test plugins with exactly these defenses registered."""
+    plugins = make_plugins()
+    reg: Registry[Defense] = Registry("defense")
+    for cls in classes:
+        reg.add(cls, "tests")
+    reg.freeze()
+    return Plugins(plugins.pm, {**plugins.registries, "defense": reg}, [])
+
+
+def no_defenses() -> Suite:
+    data = {"name": "g", "dataset": {"name": "digits"}, "models": [{"name": "cnn"}],
+            "attacks": [{"name": "fgsm"}], "evaluation": {"samples": 10}}
+    return validate_suite(data, "s.yaml")
+
+
+def test_omitted_defenses_default_to_the_defense_of_kind_none():
+    plugins = make_plugins(defense=[NeedsParams])
+    cells = expand_grid(no_defenses(), plugins, "s.yaml")
+    assert [c.id for c in cells] == ["model=cnn/defense=none/attack=fgsm"]
+    resolved = with_default_defenses(no_defenses(), plugins, "s.yaml")
+    assert resolved.model_dump(mode="json")["defenses"] == [{"name": "none", "params": {}}]
+    # a third party's baseline is the default when the built-in is blocked
+    [cell] = expand_grid(no_defenses(), with_defenses(FakeDistillation, OtherNone), "s.yaml")
+    assert cell.defense.id == "baseline"
+
+
+def test_omitted_defenses_need_exactly_one_defense_of_kind_none():
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(no_defenses(), make_plugins(defense=[OtherNone]), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: defenses: not given, so the default is the registered defense whose "
+        "traits().kind is 'none', but several do (baseline, none); list the defenses in the suite")
+    with pytest.raises(ConfigError) as exc:
+        expand_grid(no_defenses(), with_defenses(FakeDistillation, NeedsParams), "s.yaml")
+    assert str(exc.value) == (
+        "s.yaml: defenses: not given, so the default is the registered defense whose "
+        "traits().kind is 'none', but none does; list the defenses in the suite")
+
+
+def test_built_in_none_is_the_default_and_the_plan_stores_it():
+    from bench.pluginmanager import load_plugins
+    from bench.run.plan import plan_suite
+
+    plan = plan_suite(no_defenses(), "s.yaml", load_plugins([]))
+    assert plan.suite.model_dump(mode="json")["defenses"] == [{"name": "none", "params": {}}]
+    assert [c.id for c in plan.cells] == ["model=cnn/defense=none/attack=fgsm"]

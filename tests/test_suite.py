@@ -25,7 +25,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_good_suite_defaults(tmp_path):
     suite, raw = load_suite(write(tmp_path, GOOD))
-    assert suite.defenses[0].name == "none"
+    assert suite.defenses is None  # the registered kind-'none' defense, found when planned
     assert suite.evaluation.samples == 1000 and suite.evaluation.seed == 0
     assert raw["attacks"][0]["params"]["eps"] == [0.1, 0.2]
 

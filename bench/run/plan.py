@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from bench.errors import ConfigError, PluginError
-from bench.grid import Cell, expand_grid, transfer_id, transfer_plan
+from bench.grid import Cell, expand_grid, transfer_id, transfer_plan, with_default_defenses
 from bench.interfaces import Dataset
 from bench.pluginmanager import Plugins
 from bench.run.faults import PLUGIN_FAULTS, fault_text
@@ -107,6 +107,7 @@ def plan_suite(suite: Suite, source: str, plugins: Plugins) -> Plan:
         raise ConfigError(
             f"{source}: {describe_validation_error(exc, ('dataset', 'params'))}"
         ) from None
+    suite = with_default_defenses(suite, plugins, source)  # stored as it ran
     cells = expand_grid(suite, plugins, source)
     try:
         dataset = ds_cls(ds_params)

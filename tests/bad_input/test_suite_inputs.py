@@ -66,6 +66,23 @@ def flipped(data: bytes, pos: int) -> bytes:
 
 GOOD_IMAGES = struct.pack(">IIII", 2051, 400, 28, 28) + bytes(400 * 28 * 28)
 
+NO_DEFENSES = TINY_TEXT.replace("defenses:\n  - name: none\n", "")
+BASELINE = """from bench import hookimpl
+from bench.interfaces import Defense, DefenseTraits
+
+
+class Baseline(Defense):
+    name = "baseline"
+
+    def traits(self):
+        return DefenseTraits(kind="none")
+
+
+@hookimpl
+def bench_register_defenses():
+    return [Baseline]
+"""
+
 CASES = [
     Case("negative-eps-in-sweep", ["run", "bad.yaml"],
          "error: bad.yaml: attacks[0].params.eps[1]: Input should be greater than or equal "
@@ -94,6 +111,10 @@ CASES = [
     Case("target-misspelt", tiny_with("attacks[0].params.target=rand"),
          T + "attacks[0].params.target: Input should be a valid integer or 'random', "
          "'least-likely' or 'next', got 'rand'"),
+    # a plugin's own message that quotes the value: the host does not append ", got ..." again
+    Case("plugin-message-quotes-value",
+         tiny_with("dataset.name=emnist", "dataset.params={url: 'ftp://x'}"),
+         T + "dataset.params.url: Value error, must be an http(s) URL, got 'ftp://x'"),
     Case("attack-samples-zero", tiny_with("attacks[0].samples=0"),
          T + "attacks[0].samples: Input should be greater than 0, got 0"),
     # seeds
@@ -119,6 +140,12 @@ CASES = [
          "-100%..100%"),
     Case("split-unknown-name", ["run", "{tiny}", "--set", "dataset.test=valid"],
          "error: unknown split 'valid' for digits; available: train, test"),
+    # omitted defenses: the one registered defense of kind 'none'
+    Case("default-defense-ambiguous", ["validate", "nodef.yaml", "-p", "baseline.py"],
+         "error: nodef.yaml: defenses: not given, so the default is the registered defense whose "
+         "traits().kind is 'none', but several do (baseline, none); list the defenses in the "
+         "suite", setup=lambda w: (write("nodef.yaml", NO_DEFENSES)(w),
+                                   write("baseline.py", BASELINE)(w))),
     # patterns that match nothing, grid cap
     Case("exclude-matches-nothing", tiny_with("exclude=[{defense: none}, {attack: fgms}]"),
          T + "exclude[1].attack: 'fgms' matches no attack of the grid. Did you mean: fgsm? "
