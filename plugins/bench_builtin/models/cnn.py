@@ -7,16 +7,16 @@ settings by default: SGD, learning rate 0.01, momentum 0.5, batch 128.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field
 
-from bench.batches import BatchTransform, fit_with_transform
+from bench.batches import BatchTransform
 from bench.errors import ConfigError
 from bench.interfaces import Model, Params
+from bench_builtin.models.fitting import fit_logits
 
 
 class CnnParams(Params):
@@ -28,29 +28,6 @@ class CnnParams(Params):
     learning_rate: float = Field(default=0.01, gt=0)
     momentum: float = Field(default=0.5, ge=0, lt=1)
     dropout: float = Field(default=0.5, ge=0, lt=1)
-
-
-@functools.cache
-def _loss_class() -> Any:
-    import keras
-
-    @keras.saving.register_keras_serializable(package="artbench")
-    class TemperatureCrossEntropy(keras.losses.Loss):
-        """Cross-entropy between target probabilities and softmax(logits / T)."""
-
-        def __init__(self, temperature: float = 1.0, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.temperature = float(temperature)
-
-        def call(self, y_true: Any, y_pred: Any) -> Any:
-            return keras.losses.categorical_crossentropy(
-                y_true, y_pred / self.temperature, from_logits=True
-            )
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "temperature": self.temperature}
-
-    return TemperatureCrossEntropy
 
 
 class Cnn(Model):
@@ -100,25 +77,8 @@ class Cnn(Model):
         callbacks: Sequence[Any] = (),
         transform: BatchTransform | None = None,
     ) -> dict[str, list[float]]:
-        import keras
-
         p = cast(CnnParams, self.params)
-        keras.utils.set_random_seed(seed)
-        if p.optimizer == "adam":
-            optimizer = keras.optimizers.Adam(learning_rate=p.learning_rate)
-        else:
-            optimizer = keras.optimizers.SGD(learning_rate=p.learning_rate, momentum=p.momentum)
-        if transform is not None:
-            return fit_with_transform(model, x, targets, transform=transform, optimizer=optimizer,
-                                      temperature=temperature, batch_size=p.batch_size,
-                                      epochs=p.epochs, seed=seed, callbacks=callbacks)
-        model.compile(
-            optimizer=optimizer,
-            loss=_loss_class()(temperature),
-            jit_compile=False,
-        )
-        history = model.fit(
-            x, targets, batch_size=p.batch_size, epochs=p.epochs, shuffle=True,
-            verbose=0, callbacks=list(callbacks),
-        )
-        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        return fit_logits(model, x, targets, temperature, seed, optimizer=p.optimizer,
+                          learning_rate=p.learning_rate, momentum=p.momentum,
+                          batch_size=p.batch_size, epochs=p.epochs, callbacks=callbacks,
+                          transform=transform)
