@@ -22,8 +22,10 @@ def bench_register_datasets():  # type: ignore[no-untyped-def]
 @hookimpl(trylast=True)
 def bench_register_models():  # type: ignore[no-untyped-def]
     from bench_builtin.models.cnn import Cnn
+    from bench_builtin.models.keras_file import KerasFile
+    from bench_builtin.models.python_model import PythonModel
 
-    return [Cnn]
+    return [Cnn, KerasFile, PythonModel]
 
 
 @hookimpl(trylast=True)
