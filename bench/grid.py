@@ -1,11 +1,7 @@
 """Grid expansion: sweeps -> validated components -> cells with canonical ids.
 
-The sweep rule: a parameter's value is a sweep (one cell per item) when it is a list nested
-one level deeper than the parameter's type. For a scalar parameter any list is a sweep
-(``eps: [0.1, 0.3]``); for a list- or tuple-typed one a list is its value (``sizes: [1, 2]``
-is one cell with ``sizes == [1, 2]``) and a list of lists is a sweep of lists (``sizes: [[1,
-2], [3]]`` is two cells); for ``list[list[int]]`` it takes a list of lists of lists, and so
-on. An empty sweep is an error; an empty list is a list-typed parameter's value.
+Which parameter values are sweeps: :mod:`bench.sweeps` (a list one level deeper than the
+parameter's type).
 """
 
 from __future__ import annotations
@@ -14,8 +10,6 @@ import difflib
 import itertools
 import math
 import re
-import types
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +21,7 @@ from bench.errors import ConfigError, PluginError
 from bench.interfaces import Params, Plugin
 from bench.pluginmanager import Plugins
 from bench.suite import ComponentSpec, Suite, TransferRule, describe_validation_error
+from bench.sweeps import is_sweep
 
 
 @dataclass(frozen=True)
@@ -38,6 +33,8 @@ class Component:
     cls: type[Plugin]
     params: Params
     id: str
+    #: the suite's short name for it (``label:``), shown instead of the id; None: the id
+    label: str | None = None
 
     def instantiate(self) -> Any:
         return self.cls(self.params)
@@ -61,40 +58,6 @@ class Cell:
     def row(self) -> str:
         """The (model, defense) part: one trained, defended network."""
         return f"model={self.model.id}/defense={self.defense.id}"
-
-
-_SEQUENCES = (list, tuple, set, frozenset)
-
-
-def list_depth(annotation: Any) -> int:
-    """How deeply a parameter's type nests lists (YAML has lists for tuples and sets too):
-    0 for ``float``, 1 for ``list[int]`` or ``tuple[int, int] | None``, 2 for
-    ``list[list[int]]``. A value one level deeper is a sweep."""
-    origin = typing.get_origin(annotation)
-    if annotation in _SEQUENCES or origin in _SEQUENCES:
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        return 1 + max((list_depth(a) for a in args), default=0)
-    if origin in (typing.Union, types.UnionType):
-        return max(list_depth(a) for a in typing.get_args(annotation))
-    if origin is typing.Annotated:
-        return list_depth(typing.get_args(annotation)[0])
-    return 0
-
-
-def _value_depth(value: Any) -> int:
-    """How deeply ``value`` nests lists, counting only lists that nest all the way down
-    (``[[1], 2]`` is 1 deep: its items are not all lists)."""
-    if not isinstance(value, list):
-        return 0
-    return 1 + min((_value_depth(v) for v in value), default=0)
-
-
-def is_sweep(params: type[Params], key: str, value: Any) -> bool:
-    """True when ``value`` of parameter ``key`` is a sweep (see the module docstring); an
-    unknown key is judged as a scalar (its validation then names it)."""
-    fields = params.model_fields
-    depth = list_depth(fields[key].annotation) if key in fields else 0
-    return _value_depth(value) > depth
 
 
 def _format_value(value: Any) -> str:
@@ -145,7 +108,7 @@ def _context(source: str) -> dict[str, Any]:
 def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
     """Expand the sweeps of every entry of one section and validate each combination."""
     kind, section = sec.kind, sec.section
-    expanded: list[tuple[str, type[Plugin], Params, dict[str, Any]]] = []
+    expanded: list[tuple[str, type[Plugin], Params, Any, int, list[str]]] = []
     for i, (spec, cls, sweep_keys) in enumerate(sec.entries):
         where = f"{source}: {section}[{i}]"
         choices = [list(enumerate(spec.params[k])) for k in sweep_keys]
@@ -165,25 +128,37 @@ def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
                     exc_loc = exc_loc.replace(f"params.{bad}", f"params.{bad}[{index[bad]}]", 1)
                     raise ConfigError(f"{where}.{exc_loc}") from None
                 raise ConfigError(f"{where}.{describe_validation_error(exc, prefix)}") from None
-            expanded.append((spec.name, cls, params, spec))
+            expanded.append((spec.name, cls, params, spec, i, sweep_keys))
     # ids: the plugin name plus the parameters that vary among this plugin's entries
     dumps: dict[str, list[dict[str, Any]]] = {}
-    for name, _, params, _ in expanded:
+    for name, _, params, *_ in expanded:
         dumps.setdefault(name, []).append(params.model_dump(mode="json"))
     varies = {name: {k for k in ds[0] if any(d.get(k) != ds[0][k] for d in ds)}
               for name, ds in dumps.items()}
     out: list[tuple[Component, Any]] = []
     seen: set[str] = set()
-    for name, cls, params, spec in expanded:
+    labels: dict[str, str] = {}
+    for name, cls, params, spec, i, sweep_keys in expanded:
         this = params.model_dump(mode="json")
         varying = [k for k in this if k in varies[name]]
-        label = ",".join(f"{k}={_format_value(this[k])}" for k in varying)
-        cid = f"{name}[{label}]" if varying else name
+        cid = f"{name}[{_assignments(this, varying)}]" if varying else name
         if cid in seen:
             raise ConfigError(f"{source}: {section}: '{cid}' is declared twice")
         seen.add(cid)
-        out.append((Component(kind, name, cls, params, cid), spec))
+        label = spec.label
+        if label is not None and sweep_keys:  # an entry's own sweep tells its cells apart
+            label = f"{label}[{_assignments(this, sweep_keys)}]"
+        if label is not None:
+            if label in labels:
+                raise ConfigError(f"{source}: {section}[{i}].label: '{label}' labels both "
+                                  f"'{labels[label]}' and '{cid}'")
+            labels[label] = cid
+        out.append((Component(kind, name, cls, params, cid, label), spec))
     return out
+
+
+def _assignments(values: dict[str, Any], keys: list[str]) -> str:
+    return ",".join(f"{k}={_format_value(values[k])}" for k in keys)
 
 
 def _pattern(pat: str) -> re.Pattern[str]:

@@ -13,7 +13,14 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
@@ -33,11 +40,36 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+#: longest ``label`` of a component
+MAX_LABEL = 40
+
+
 class ComponentSpec(_Frozen):
-    """A plugin named in a suite, with its parameters (a list value is a sweep)."""
+    """A plugin named in a suite, with its parameters (a list value is a sweep) and an optional
+    short ``label`` that the terminal and reports show instead of the full id (the id stays
+    the key: patterns, ``--set``, the store); an entry with a sweep gets ``label[k=v]``."""
 
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _label_text(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or len(value) > MAX_LABEL
+                                  or not value.isprintable() or value != value.strip()):
+            raise PydanticCustomError(
+                "label", f"a label is 1 to {MAX_LABEL} printable characters on one line, "
+                "without leading or trailing spaces")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _omit_no_label(self, handler: Any) -> dict[str, Any]:
+        """No ``label: null`` in dumps: stored suites without labels stay as they were."""
+        out: dict[str, Any] = handler(self)
+        if out.get("label", "") is None:
+            del out["label"]
+        return out
 
 
 class AttackSpec(ComponentSpec):

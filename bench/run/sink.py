@@ -18,6 +18,12 @@ from bench.run.work import CellResult, Measurement, RowResult
 from bench.store import Store
 
 
+def _labels(*components: Component) -> dict[str, str]:
+    """Kind -> the suite's short label of each component that has one (renderers show it
+    instead of the id; the id stays the key)."""
+    return {c.kind: c.label for c in components if c.label is not None}
+
+
 class Sink:
     def __init__(self, store: Store, run_id: int, plan: Plan, plugins: Plugins,
                  progress: RunProgress) -> None:
@@ -82,6 +88,7 @@ class Sink:
             "plugins": {c.kind: self._plugin(c) for c in (cell.model, cell.defense, cell.attack)},
             "params": {c.kind: c.resolved_params() for c in (cell.model, cell.defense,
                                                               cell.attack)},
+            "labels": _labels(cell.model, cell.defense, cell.attack),
         }
 
     def _transfer_record(self, source: Cell, target_row: str) -> dict[str, Any]:
@@ -97,6 +104,7 @@ class Sink:
                                 defense=target.defense.resolved_params())
         record["plugins"].update(model=self._plugin(target.model),
                                  defense=self._plugin(target.defense))
+        record["labels"] = _labels(target.model, target.defense, source.attack)
         return record
 
     def _plugin(self, c: Component) -> dict[str, Any]:
@@ -107,6 +115,8 @@ class Sink:
         traits = self._declared(c)
         if traits is not None:
             out["traits"] = traits
+        if c.label is not None:  # stored with the plugin (plugins_json) until the store has
+            out["label"] = c.label  # a place of its own for ``labels``
         return out
 
     def _declared(self, c: Component) -> dict[str, Any] | None:

@@ -146,6 +146,13 @@ CASES = [
          "traits().kind is 'none', but several do (baseline, none); list the defenses in the "
          "suite", setup=lambda w: (write("nodef.yaml", NO_DEFENSES)(w),
                                    write("baseline.py", BASELINE)(w))),
+    # short labels
+    Case("label-multi-line", tiny_with('attacks[0].label="fgsm\\nsmall"'),
+         T + "attacks[0].label: a label is 1 to 40 printable characters on one line, without "
+         "leading or trailing spaces, got 'fgsm\\nsmall'"),
+    Case("label-twice", tiny_with("defenses=[{name: none, label: base}, "
+                                  "{name: distillation, label: base}]"),
+         T + "defenses[1].label: 'base' labels both 'none' and 'distillation'"),
     # patterns that match nothing, grid cap
     Case("exclude-matches-nothing", tiny_with("exclude=[{defense: none}, {attack: fgms}]"),
          T + "exclude[1].attack: 'fgms' matches no attack of the grid. Did you mean: fgsm? "
