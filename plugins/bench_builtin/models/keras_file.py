@@ -91,7 +91,7 @@ class KerasFileParams(TrainingParams):
     @field_validator("sha256")
     @classmethod
     def _pinned(cls, value: str, info: ValidationInfo) -> str:
-        value = value.lower()
+        pinned, value = value, value.lower()
         if "path" not in info.data:  # the path was refused already
             return value
         p = resolve(info.data["path"], info)
@@ -103,8 +103,8 @@ class KerasFileParams(TrainingParams):
                                       ) from None
         if actual != value:
             raise PydanticCustomError(
-                "sha256_mismatch", "{file} has sha256 {actual}, not the pinned one",
-                {"file": p.name, "actual": actual})
+                "sha256_mismatch", "{file} has sha256 {actual}, not the pinned {pinned}",
+                {"file": p.name, "actual": actual, "pinned": repr(pinned)})
         return value
 
     @model_validator(mode="after")
