@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -13,6 +14,7 @@ import pytest
 from bench_builtin.models.keras_file import KerasFile
 from byom_helpers import UserNet, sha256_of, small_net
 
+from bench.batches import BatchTransform
 from bench.cli import main
 from bench.errors import ConfigError
 
@@ -195,3 +197,22 @@ def test_a_defense_trains_from_the_files_weights_or_from_scratch(user_net, mode)
                                                           strict=True) if a.ndim > 1]
     assert all(kernels_equal) if mode == "fine-tune" else not any(kernels_equal)
     assert not np.array_equal(net.get_weights()[0], seen.weights[0])  # and it trained
+
+
+@dataclasses.dataclass(frozen=True)
+class Blank(BatchTransform):
+    """Trains on black images: the first convolution's kernel then gets no gradient."""
+
+    def __call__(self, model, x, targets):
+        return x * 0.0, targets
+
+
+def test_fine_tuning_applies_a_defenses_batch_transform(user_net):
+    model_plugin = plugin(user_net.path, on_training="fine-tune", epochs=1, batch_size=32)
+    net = model_plugin.build((28, 28, 1), 10, 0)
+    kernel, dense_bias = net.get_weights()[0].copy(), net.get_weights()[-1].copy()
+    targets = np.eye(10, dtype=np.float32)[user_net.y_test[:64]]
+    history = model_plugin.fit(net, user_net.x_test[:64], targets, 1.0, 0, transform=Blank())
+    assert len(history["loss"]) == 1
+    np.testing.assert_array_equal(net.get_weights()[0], kernel)  # zero inputs: no kernel step
+    assert not np.array_equal(net.get_weights()[-1], dense_bias)  # but it trained
