@@ -257,15 +257,10 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, console: Console) -> int:
-    from bench.suite import Suite
+    from bench.schema import suite_schema
 
     plugins = _load_plugins(args)
-    schema = Suite.model_json_schema()
-    schema["x-plugins"] = {
-        kind: {name: cls.Params.model_json_schema() for name, cls in reg.items()}
-        for kind, reg in plugins.registries.items()
-    }
-    sys.stdout.write(json.dumps(schema, indent=2) + "\n")
+    sys.stdout.write(json.dumps(suite_schema(plugins), indent=2) + "\n")
     return ExitCode.OK
 
 
