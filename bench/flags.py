@@ -4,6 +4,11 @@ Each flag is a named status (``warn`` when it fires, ``ok`` when checked and qui
 evidence. They are computed from stored results after a run, so old runs can be re-flagged.
 A fired flag means the cell's number is likely an artefact of gradient masking: its robustness
 is an upper bound that a stronger or better-suited attack would lower.
+
+Flags read what plugins declare about themselves (:mod:`bench.traits`, stored with every cell),
+never plugin names: an attack's norm, eps, whether it is iterative or gradient-free, its loss
+and which of its parameters set the budget or choose the loss; a defense's kind (``none`` marks
+the undefended twin of a row) and how attacks get its gradients.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from bench.report import RunReport, load_report
 from bench.store import Store
+from bench.traits import AttackTraits, DefenseTraits
 
 #: thresholds (fractions); see docs for the reasoning
 ZERO_GRADIENT = 0.05
@@ -25,13 +31,11 @@ LOSS_GAP = 0.2
 MARGIN = 0.05
 LARGE_EPS = 0.5  # of the data range
 LARGE_EPS_SUCCESS = 0.8
-SINGLE_STEP = {"fgsm"}
-ITERATIVE = {"bim", "ifgsm"}
 
 Flag = tuple[str, str, str]  # name, status, evidence
 
 #: flags about the deployed model itself (the same on every cell of its row)
-ROW_FLAGS = ("zero-gradient", "saturated-softmax", "logit-scale")
+ROW_FLAGS = ("zero-gradient", "saturated-softmax", "logit-scale", "no-gradient-by-design")
 
 
 def _pct(v: float) -> str:
@@ -48,8 +52,63 @@ def _attack(cell: dict[str, Any]) -> dict[str, Any]:
     return dict(cell["params"].get("attack", {}))
 
 
-def _without(params: dict[str, Any], *keys: str) -> dict[str, Any]:
+def _without(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in keys}
+
+
+def attack_traits(cell: dict[str, Any]) -> AttackTraits | None:
+    """The attack traits stored with a cell (None: a run stored before traits existed, and no
+    registered plugin to ask)."""
+    d = _stored_traits(cell, "attack")
+    return AttackTraits.from_dict(d) if d is not None else None
+
+
+def defense_traits(cell: dict[str, Any]) -> DefenseTraits | None:
+    d = _stored_traits(cell, "defense")
+    return DefenseTraits.from_dict(d) if d is not None else None
+
+
+def _stored_traits(cell: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    entry = (cell.get("plugins") or {}).get(kind)
+    d = entry.get("traits") if isinstance(entry, dict) else None
+    return d if isinstance(d, dict) else None
+
+
+def row_defense_traits(report: RunReport, row_id: str) -> DefenseTraits | None:
+    """A row's defense traits, from its cells (every cell of a row stores the same)."""
+    for c in report.cells:
+        if c["row_id"] == row_id:
+            t = defense_traits(c)
+            if t is not None:
+                return t
+    return None
+
+
+def twin_of(report: RunReport, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The undefended twin of a row: the row of the same model whose defense declares kind
+    ``none`` (never the row itself)."""
+    for r in report.rows:
+        if r is row or r["model_id"] != row["model_id"]:
+            continue
+        t = row_defense_traits(report, r["row_id"])
+        if t is not None and t.kind == "none" and r.get("diagnostics"):
+            return r
+    return None
+
+
+def _norm(n: Any) -> str:
+    return "inf" if str(n).lower() in ("inf", "infinity", "linf") else str(n)
+
+
+def _same_budget(a: AttackTraits, b: AttackTraits) -> bool:
+    return a.eps is not None and a.eps == b.eps and _norm(a.norm) == _norm(b.norm)
+
+
+def data_range(report: RunReport) -> float:
+    """Width of the data range the run's inputs live in (runs stored before it was recorded:
+    [0, 1], the interface default)."""
+    lo, hi = report.run.get("data_range") or (0.0, 1.0)
+    return float(hi) - float(lo)
 
 
 def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
@@ -62,10 +121,7 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
                       f"{_pct(d['grad_zero_fraction'])} of {d['samples']} clean samples have an "
                       f"exactly zero loss gradient, {_pct(d.get('grad_nonfinite_fraction', 0))} "
                       "a non-finite one"))
-    twin = next((r for r in report.rows if r["model_id"] == row["model_id"]
-                 and r["defense_id"] == "none" and r.get("diagnostics")), None)
-    if twin is row:
-        twin = None
+    twin = twin_of(report, row)
     saturated = d.get("softmax_saturated_fraction")
     if saturated is not None:
         # a confident undefended model saturates too: only more than its twin is suspicious
@@ -76,13 +132,18 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
                       f"{_pct(saturated)} of samples have an exactly one-hot float32 softmax"
                       + versus))
     scale = d.get("logit_scale_median")
-    if twin is not None and scale and twin["diagnostics"].get(
-            "logit_scale_median"):
+    if twin is not None and scale and twin["diagnostics"].get("logit_scale_median"):
         twin_scale = twin["diagnostics"]["logit_scale_median"]
         ratio = scale / twin_scale
         flags.append(("logit-scale", "warn" if ratio > LOGIT_RATIO else "ok",
                       f"median max|logit| {scale:.3g} vs {twin_scale:.3g} on the undefended "
                       f"twin ({ratio:.3g}x)"))
+    defense = row_defense_traits(report, row["row_id"])
+    if defense is not None and defense.gradient == "none":
+        flags.append(("no-gradient-by-design", "warn",
+                      f"defense {row['defense_id']} is not differentiable and declares no BPDA: "
+                      "gradient-based attacks on it are not meaningful (use gradient-free or "
+                      "BPDA attacks)"))
     return flags
 
 
@@ -91,36 +152,12 @@ def cell_flags(report: RunReport, cell: dict[str, Any]) -> Iterator[Flag]:
     sr = _sr(cell)
     if math.isnan(sr):
         return
-    params, name = _attack(cell), cell["attack_name"]
+    params, name, traits = _attack(cell), cell["attack_name"], attack_traits(cell)
     same_row = [c for c in report.cells if c["row_id"] == cell["row_id"]
                 and c.get("source_row") is None and c is not cell and not math.isnan(_sr(c))]
-    eps = params.get("eps")
-    if eps is not None and name in ITERATIVE:
-        for other in same_row:
-            op = _attack(other)
-            if (other["attack_name"] in SINGLE_STEP and op.get("eps") == eps
-                    and op.get("target") == params.get("target")):
-                beat = _sr(other) > sr + MARGIN
-                yield ("single-step-beats-iterative", "warn" if beat else "ok",
-                       f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} "
-                       f"at eps {eps:g}")
-                break
-    if eps is not None:
-        sweep = sorted((_attack(c)["eps"], _sr(c)) for c in same_row
-                       if c["attack_name"] == name and _attack(c).get("eps") is not None
-                       and _without(_attack(c), "eps", "eps_step", "alpha")
-                       == _without(params, "eps", "eps_step", "alpha"))
-        smaller = [s for e, s in sweep if e < eps]
-        if smaller:
-            drop = max(smaller) - sr
-            yield ("success-not-rising", "warn" if drop > MARGIN else "ok",
-                   f"{_pct(sr)} at eps {eps:g} vs up to {_pct(max(smaller))} at smaller eps")
-        # untargeted only: a targeted attack with few steps of eps / iterations can fail at a
-        # large eps without any masking (reaching one given class is a much harder goal)
-        if (eps >= LARGE_EPS and params.get("target") is None
-                and cell["metrics"].get("success_denominator")):
-            yield ("large-eps-failure", "warn" if sr < LARGE_EPS_SUCCESS else "ok",
-                   f"{_pct(sr)} success at eps {eps:g} (half the data range or more)")
+    neighbours = [(c, t) for c in same_row if (t := attack_traits(c)) is not None]
+    if traits is not None:
+        yield from _budget_flags(report, cell, traits, params, name, neighbours)
     transfers = [c for c in report.cells if c["row_id"] == cell["row_id"]
                  and c.get("source_row") and c["attack_id"] == cell["attack_id"]
                  and not math.isnan(_sr(c))]
@@ -129,16 +166,57 @@ def cell_flags(report: RunReport, cell: dict[str, Any]) -> Iterator[Flag]:
         yield ("transfer-beats-white-box", "warn" if beat else "ok",
                f"examples crafted on {t['source_row']} succeed on {_pct(_sr(t))} vs "
                f"{_pct(sr)} white-box")
-    if params.get("loss") == "ce":
-        for other in same_row:
+    if traits is not None and traits.loss == "ce":
+        for other, ot in neighbours:
             op = _attack(other)
-            if (other["attack_name"] == name and op.get("loss") in ("margin", "ce-t")
-                    and _without(op, "loss", "temperature", "kappa")
-                    == _without(params, "loss", "temperature", "kappa")):
+            if (other["attack_name"] == name and ot.loss not in (None, "ce")
+                    and _without(op, traits.loss_params) == _without(params, traits.loss_params)):
                 beat = _sr(other) > sr + LOSS_GAP
                 yield ("loss-underflow", "warn" if beat else "ok",
-                       f"loss {op['loss']} reaches {_pct(_sr(other))} vs {_pct(sr)} with "
+                       f"loss {ot.loss} reaches {_pct(_sr(other))} vs {_pct(sr)} with "
                        "cross-entropy")
+
+
+def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
+                  params: dict[str, Any], name: str,
+                  neighbours: list[tuple[dict[str, Any], AttackTraits]]) -> Iterator[Flag]:
+    """Flags of a norm-bounded attack: against other attacks of the same budget, and along
+    its own eps sweep."""
+    sr, eps = _sr(cell), traits.eps
+    if eps is None:
+        return
+    target = params.get("target")
+    same_budget = [(c, t) for c, t in neighbours if _same_budget(traits, t)
+                   and _attack(c).get("target") == target]
+    if traits.iterative and not traits.gradient_free:
+        for other, _ in (p for p in same_budget if not p[1].iterative and not p[1].gradient_free):
+            beat = _sr(other) > sr + MARGIN
+            yield ("single-step-beats-iterative", "warn" if beat else "ok",
+                   f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} at eps {eps:g}")
+            break
+    if not traits.gradient_free:
+        free = [c for c, t in same_budget if t.gradient_free]
+        if free:
+            best = max(free, key=_sr)
+            beat = _sr(best) > sr + MARGIN
+            yield ("gradient-free-beats-gradient", "warn" if beat else "ok",
+                   f"{best['attack_id']} (gradient-free) {_pct(_sr(best))} vs {_pct(sr)} "
+                   f"at eps {eps:g}")
+    budget = traits.budget_params
+    sweep = [(t.eps, _sr(c)) for c, t in neighbours
+             if c["attack_name"] == name and t.eps is not None
+             and _without(_attack(c), budget) == _without(params, budget)]
+    smaller = [s for e, s in sweep if e < eps]
+    if smaller:
+        drop = max(smaller) - sr
+        yield ("success-not-rising", "warn" if drop > MARGIN else "ok",
+               f"{_pct(sr)} at eps {eps:g} vs up to {_pct(max(smaller))} at smaller eps")
+    # untargeted L-infinity only: a targeted attack with few steps of eps / iterations can fail
+    # at a large eps without any masking (reaching one given class is a much harder goal)
+    if (_norm(traits.norm) == "inf" and eps >= LARGE_EPS * data_range(report)
+            and not traits.targeted and cell["metrics"].get("success_denominator")):
+        yield ("large-eps-failure", "warn" if sr < LARGE_EPS_SUCCESS else "ok",
+               f"{_pct(sr)} success at eps {eps:g} (half the data range or more)")
 
 
 def compute_flags(report: RunReport) -> dict[int, list[Flag]]:
@@ -152,8 +230,10 @@ def compute_flags(report: RunReport) -> dict[int, list[Flag]]:
     return out
 
 
-def update_flags(store: Store, run_id: int) -> None:
-    report = load_report(store, run_id)
+def update_flags(store: Store, run_id: int, plugins: Any = None) -> None:
+    """Compute and store the flags of ``run_id``; ``plugins`` (a loaded registry) supplies the
+    traits of cells stored before traits existed."""
+    report = load_report(store, run_id, plugins)
     store.set_flags([(pk, name, status, evidence)
                      for pk, flags in compute_flags(report).items()
                      for name, status, evidence in flags])
@@ -161,8 +241,9 @@ def update_flags(store: Store, run_id: int) -> None:
 
 def masking_verdicts(report: RunReport) -> list[dict[str, Any]]:
     """Per row whose deployed model raises a row-level flag (zero gradients, saturation, logit
-    scale): the verdict that its apparent robustness is gradient masking, with the evidence:
-    the row's flags, the cell flags raised on it, and its strongest white-box attack."""
+    scale, no gradient by design): the verdict that its apparent robustness is gradient
+    masking, with the evidence: the row's flags, the cell flags raised on it, and its
+    strongest white-box attack."""
     out = []
     for row in report.rows:
         cells = [c for c in report.white_box if c["row_id"] == row["row_id"]

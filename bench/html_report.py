@@ -7,7 +7,6 @@ file needs no network to be viewed. Each section appears only when the run has i
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,13 @@ import yaml
 
 from bench import plots
 from bench.errors import StoreError
-from bench.flags import ROW_FLAGS, masking_verdicts
+from bench.flags import (
+    ROW_FLAGS,
+    attack_traits,
+    defense_traits,
+    masking_verdicts,
+    row_defense_traits,
+)
 from bench.report import RunReport
 from bench.store import Store, default_store_path
 
@@ -165,20 +170,29 @@ def _flag_note(flags: list[dict[str, Any]]) -> str:
     return "".join(raised) if raised else f"\nsanity checks: {len(flags)} quiet"
 
 
-_EPS = re.compile(r"(?<=[\[,])eps=[^,\]]*,?")
-
-
 def _family(cell: dict[str, Any]) -> str:
-    return _column(cell, _EPS.sub("", cell["attack_id"]).replace(",]", "]").replace("[]", ""))
+    """The attack's column without its budget parameters (``fgsm[eps=0.1]`` -> ``fgsm``): the
+    cells of one eps sweep share it."""
+    traits = attack_traits(cell)
+    budget = set(traits.budget_params) if traits is not None else set()
+    name, _, inner = cell["attack_id"].partition("[")
+    kept = [part for part in inner.removesuffix("]").split(",")
+            if part and part.split("=", 1)[0] not in budget]
+    return _column(cell, f"{name}[{','.join(kept)}]" if kept else name)
+
+
+def _eps_of(cell: dict[str, Any]) -> float | None:
+    traits = attack_traits(cell)
+    return None if traits is None or traits.eps is None else float(traits.eps)
 
 
 def _eps_sweeps(report: RunReport) -> list[dict[str, Any]]:
     points: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = defaultdict(
         lambda: defaultdict(list))
     for c in report.cells:
-        eps = c["params"].get("attack", {}).get("eps")
-        if c["status"] == "ok" and isinstance(eps, int | float):
-            points[_family(c)][c["row_id"]].append((float(eps), c["metrics"]))
+        eps = _eps_of(c)
+        if c["status"] == "ok" and eps is not None:
+            points[_family(c)][c["row_id"]].append((eps, c["metrics"]))
     out = []
     for family, rows in points.items():
         eps_values = sorted({e for pts in rows.values() for e, _ in pts})
@@ -204,17 +218,35 @@ def _eps_sweeps(report: RunReport) -> list[dict[str, Any]]:
     return out
 
 
-def _temperature(report: RunReport) -> list[dict[str, Any]]:
-    out = []
-    models = list(dict.fromkeys(report.row(r)["model_id"] for r in report.row_ids))
-    for model in models:
-        temps: dict[str, float] = {}
-        for c in report.cells:
-            t = c["params"].get("defense", {}).get("temperature")
-            if c["model_id"] == model and isinstance(t, int | float):
-                temps[c["row_id"]] = float(t)
-        if len(set(temps.values())) < 2:
+def _sweep_axes(report: RunReport) -> dict[tuple[str, str, str], dict[str, float]]:
+    """(model, defense plugin, sweep parameter) -> row id -> the parameter's value, for every
+    defense that declares a sweep axis; the undefended twin of the model is put at the
+    declared ``sweep_origin`` (where the defense is no defense) unless a row is there."""
+    axes: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    origins: dict[tuple[str, str, str], float | None] = {}
+    for c in report.cells:
+        traits = defense_traits(c)
+        if traits is None or not traits.sweep:
             continue
+        value = c["params"].get("defense", {}).get(traits.sweep)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            name = (c.get("plugins") or {}).get("defense", {}).get("name", c["defense_id"])
+            key = (c["model_id"], str(name), traits.sweep)
+            axes[key][c["row_id"]] = float(value)
+            origins[key] = traits.sweep_origin
+    for key, rows in axes.items():
+        origin = origins.get(key)
+        twin = next((r for r in report.rows if r["model_id"] == key[0] and (
+            t := row_defense_traits(report, r["row_id"])) is not None and t.kind == "none"),
+            None)
+        if origin is not None and twin is not None and origin not in rows.values():
+            rows[twin["row_id"]] = float(origin)
+    return {k: v for k, v in axes.items() if len(set(v.values())) >= 2}
+
+
+def _defense_sweeps(report: RunReport) -> list[dict[str, Any]]:
+    out = []
+    for (model, defense, param), temps in _sweep_axes(report).items():
         order = sorted(temps, key=lambda r: temps[r])
         success: plots.Series = {}
         for col in dict.fromkeys(_column(c) for c in report.cells):
@@ -227,16 +259,10 @@ def _temperature(report: RunReport) -> list[dict[str, Any]]:
         clean = [(temps[r], report.row(r).get("clean_accuracy")) for r in order]
         clean_series: plots.Series = {"clean accuracy": (
             [t for t, v in clean if v is not None], [v for _, v in clean if v is not None])}
-        refs: list[dict[str, float]] = [{}, {}]
-        for rid in report.row_ids:
-            row = report.row(rid)
-            if row["model_id"] == model and row["defense_id"] == "none" \
-                    and row.get("clean_accuracy") is not None:
-                refs[1]["undefended model"] = row["clean_accuracy"]
         panels = [("attack success rate", success), ("clean accuracy", clean_series)]
-        out.append({"model": model, "temperatures": [f"{t:g}" for t in sorted(set(temps.values()))],
-                    "uri": plots.data_uri(plots.line_panels(panels, "distillation temperature T",
-                                                  refs))})
+        out.append({"model": model, "defense": defense, "param": param,
+                    "points": [f"{t:g}" for t in sorted(set(temps.values()))],
+                    "uri": plots.data_uri(plots.line_panels(panels, f"{defense} {param}"))})
     return out
 
 
@@ -277,7 +303,7 @@ def _pick_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
         families[_family(c)].append(c)
     picked = []
     for members in families.values():
-        members.sort(key=lambda c: c["params"].get("attack", {}).get("eps") or 0.0)
+        members.sort(key=lambda c: _eps_of(c) or 0.0)
         rates = [c["metrics"].get("success_rate") or 0.0 for c in members]
         best = max(rates)
         picked.append(next((c for c, r in zip(members, rates, strict=True)
@@ -362,7 +388,7 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "verdicts": [{**v, "row": _row_label(report, v["row_id"])}
                      for v in masking_verdicts(report)],
-        "sweeps": _eps_sweeps(report), "temperature": _temperature(report),
+        "sweeps": _eps_sweeps(report), "defense_sweeps": _defense_sweeps(report),
         "histograms": _histograms(report, hist or {}),
         "examples": _example_grids(report, examples or {}),
         "timings": _timings(report),

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError, StoreError
+from bench.errors import BenchError, ConfigError, StoreError
 from bench.shard import parse_shard, shard_text
 from bench.store import FINISHED, Store
 from bench.store_copy import CellRef, RowRef, cell_refs, copy_cell, copy_row, insert_run, row_refs
@@ -272,6 +272,16 @@ def merge(out_path: str | Path, specs: list[str]) -> MergeResult:
             inp.store.close()
 
 
+def _registered() -> Any:
+    """The installed plugins (traits of cells stored before traits were), or None."""
+    from bench.pluginmanager import load_plugins
+
+    try:
+        return load_plugins()
+    except BenchError:
+        return None
+
+
 def _write(out_path: Path, inputs: list[ShardInput]) -> MergeResult:
     first = inputs[0]
     warnings = [f"{inp.store.warning}" for inp in inputs if inp.store.warning]
@@ -298,9 +308,11 @@ def _write(out_path: Path, inputs: list[ShardInput]) -> MergeResult:
         "versions_json": run["versions_json"], "plugins_json": run["plugins_json"],
         "cells_total": len(planned), "class_names_json": run["class_names_json"],
         "planned_json": json.dumps(planned), "shard": None,
+        "data_range_json": run.get("data_range_json"),
     }
     existed = out_path.exists()
     size = out_path.stat().st_size if existed and out_path.is_file() else None
+    plugins = _registered()
     out = Store(out_path)
     try:
         from bench.flags import update_flags
@@ -314,7 +326,7 @@ def _write(out_path: Path, inputs: list[ShardInput]) -> MergeResult:
             for cid in sorted(cells, key=order.cell):
                 inp, cell = cells[cid]
                 copy_cell(inp.store, cell.pk, out, run_id)
-            update_flags(out, run_id)
+            update_flags(out, run_id, plugins)
     except BaseException:
         out.close()
         if not existed:  # leave no store behind where there was none

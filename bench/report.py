@@ -223,11 +223,13 @@ class RunReport:
                 "completeness": self.completeness()}
 
 
-def load_report(store: Store, run: int | str | None) -> RunReport:
+def load_report(store: Store, run: int | str | None, plugins: Any = None) -> RunReport:
+    """A stored run; ``plugins`` (a loaded registry, optional) supplies the traits of cells
+    stored before traits were (see :func:`fill_traits`)."""
     run_id = store.resolve_run(run)
     run_row = dict(store.run(run_id))
     for key in ("suite_json", "machine_json", "versions_json", "plugins_json",
-                "class_names_json", "planned_json"):
+                "class_names_json", "planned_json", "data_range_json"):
         run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key, None) or "null")
     rows = []
     for r in store.rows(run_id):
@@ -236,12 +238,43 @@ def load_report(store: Store, run: int | str | None) -> RunReport:
         d["diagnostics"] = json.loads(d.pop("diagnostics_json", None) or "{}")
         rows.append(d)
     cells = store.cells(run_id)
+    if plugins is not None:
+        fill_traits(cells, plugins)
     _plan_order(run_row.get("planned"), rows, cells)
     flags = store.flags(run_id)
     for c in cells:
         if c["id"] in flags:
             c["info"]["flags"] = flags[c["id"]]
     return RunReport(run_row, rows, cells, _store=store)
+
+
+def fill_traits(cells: list[dict[str, Any]], plugins: Any) -> None:
+    """Give cells stored before traits existed the traits their plugin declares today: the
+    registered class of the stored name, instantiated with the stored parameters. A plugin no
+    longer installed, or one that refuses the parameters, leaves the cell without traits (and
+    so without the flags and figures that need them)."""
+    made: dict[str, dict[str, Any] | None] = {}
+    for c in cells:
+        for kind in ("attack", "defense"):
+            entry = (c.get("plugins") or {}).get(kind)
+            if not isinstance(entry, dict) or "traits" in entry or "name" not in entry:
+                continue
+            params = (c.get("params") or {}).get(kind) or {}
+            key = json.dumps([kind, entry["name"], params], sort_keys=True, default=str)
+            if key not in made:
+                made[key] = _declared(plugins, kind, entry["name"], params)
+            if made[key] is not None:
+                entry["traits"] = made[key]
+
+
+def _declared(plugins: Any, kind: str, name: str,
+              params: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        cls = plugins.registry(kind).get(name)
+        traits = cls(cls.Params.model_validate(params)).traits()
+        return dict(traits.to_dict())
+    except Exception:  # noqa: BLE001 - not installed, other parameters: no traits, no flags
+        return None
 
 
 def _plan_order(planned: list[str] | None, rows: list[dict[str, Any]],

@@ -30,7 +30,7 @@ from bench.errors import StoreError
 from bench.timing import now_iso
 
 STORE_ENV = "ARTBENCH_STORE"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: ``PRAGMA application_id`` of an artbench store: "ARTB"
 APPLICATION_ID = 0x41525442
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -50,6 +50,8 @@ ADDED_COLUMNS = (
     (4, "runs", "planned_json", "TEXT"),
     # "i/N" for a run of ``bench run --shard i/N`` (its plan is that shard's cells), else NULL
     (5, "runs", "shard", "TEXT"),
+    # [low, high] of the evaluation data (flags judge an eps against its width)
+    (6, "runs", "data_range_json", "TEXT"),
 )
 
 SCHEMA = """
@@ -73,7 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
     driver_host TEXT,
     driver_start INTEGER,
     planned_json TEXT,
-    shard TEXT
+    shard TEXT,
+    data_range_json TEXT
 );
 CREATE TABLE IF NOT EXISTS rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -128,6 +131,12 @@ CREATE TABLE IF NOT EXISTS flags (
     status TEXT NOT NULL,
     evidence TEXT NOT NULL,
     PRIMARY KEY (cell, name)
+);
+CREATE TABLE IF NOT EXISTS run_stats (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, name)
 );
 CREATE TABLE IF NOT EXISTS samples (
     cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
@@ -419,22 +428,26 @@ class Store:
                    seed: int, git_commit: str | None, machine: dict[str, Any],
                    versions: dict[str, Any], plugins: list[dict[str, Any]],
                    cells_total: int, class_names: list[str] | None = None,
-                   cell_ids: list[str] | None = None, shard: str | None = None) -> int:
+                   cell_ids: list[str] | None = None, shard: str | None = None,
+                   data_range: tuple[float, float] | None = None) -> int:
         """A new run, ``running``, driven by this process (its pid, host and start time are
         recorded so that readers can tell when it died); ``cell_ids``: every planned cell;
-        ``shard``: ``"i/N"`` for ``bench run --shard i/N`` (``cell_ids`` are that shard's)."""
+        ``shard``: ``"i/N"`` for ``bench run --shard i/N`` (``cell_ids`` are that shard's);
+        ``data_range``: (low, high) of the evaluation inputs."""
         pid = os.getpid()
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO runs (suite_name, suite_path, suite_json, status, started, seed,"
                 " git_commit, machine_json, versions_json, plugins_json, cells_total,"
-                " class_names_json, driver_pid, driver_host, driver_start, planned_json, shard)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " class_names_json, driver_pid, driver_host, driver_start, planned_json, shard,"
+                " data_range_json)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (suite_name, suite_path, _dumps(suite), now_iso(), seed, git_commit,
                  _dumps(machine), _dumps(versions), _dumps(plugins), cells_total,
                  None if class_names is None else _dumps(list(class_names)),
                  pid, socket.gethostname(), proc_start(pid),
-                 None if cell_ids is None else _dumps(list(cell_ids)), shard),
+                 None if cell_ids is None else _dumps(list(cell_ids)), shard,
+                 None if data_range is None else _dumps([float(v) for v in data_range])),
             )
             return int(cur.lastrowid or 0)
 

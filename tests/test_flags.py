@@ -5,6 +5,8 @@ from __future__ import annotations
 from bench.flags import update_flags
 from bench.report import load_report
 from bench.store import Store
+from bench.traits import DefenseTraits
+from tests.test_flags_cells import traits
 
 HEALTHY = {"samples": 100, "grad_zero_fraction": 0.0, "grad_nonfinite_fraction": 0.0,
            "logit_scale_median": 8.0, "softmax_saturated_fraction": 0.0}
@@ -17,8 +19,17 @@ def add(store, run, row, attack_id, name, params, sr, source_row=None):
     store.add_cell(run, {"cell_id": cell_id, "row_id": row, "model_id": "cnn",
                          "defense_id": row.split("defense=")[1], "attack_id": attack_id,
                          "attack_name": name, "samples": 100, "status": "ok", "error": None,
-                         "plugins": {}, "params": {"attack": params}, "source_row": source_row},
+                         "plugins": plugins(row, name, params), "params": {"attack": params},
+                         "source_row": source_row},
                    {"success_rate": sr, "success_denominator": 90}, {})
+
+
+def plugins(row: str, name: str, params: dict) -> dict:
+    """What the sink stores: each plugin's name and declared traits."""
+    kind = "none" if row.endswith("defense=none") else "training"
+    return {"attack": {"name": name, "traits": traits(name, params)},
+            "defense": {"name": row.split("defense=")[1],
+                        "traits": DefenseTraits(kind=kind).to_dict()}}
 
 
 def build(tmp_path):

@@ -9,8 +9,27 @@ import pytest
 
 from bench.flags import _attack, _sr, cell_flags, masking_verdicts
 from bench.report import RunReport
+from bench.traits import AttackTraits
 
 ROW = "model=cnn/defense=none"
+
+
+def traits(name: str, params: dict) -> dict:
+    """The traits the built-in attacks declare (what the sink stores with every cell)."""
+    eps, targeted = params.get("eps"), params.get("target") is not None
+    if name == "fgsm":
+        t = AttackTraits("inf", eps, iterative=False, targeted=targeted, loss="ce",
+                         budget_params=("eps", "eps_step"))
+    elif name == "bim":
+        t = AttackTraits("inf", eps, targeted=targeted, loss="ce",
+                         budget_params=("eps", "eps_step"))
+    elif name == "ifgsm":
+        t = AttackTraits("inf", eps, targeted=targeted, loss=params.get("loss", "ce"),
+                         budget_params=("eps", "alpha"),
+                         loss_params=("loss", "temperature", "kappa"))
+    else:  # a minimum-norm attack (cw-l2)
+        t = AttackTraits(2, None, targeted=targeted, loss="margin")
+    return t.to_dict()
 
 
 def cell(attack_id: str, name: str, params: dict, sr: float | None, *, status: str = "ok",
@@ -18,6 +37,7 @@ def cell(attack_id: str, name: str, params: dict, sr: float | None, *, status: s
     return {"id": attack_id + (source or "") + row, "row_id": row, "attack_id": attack_id,
             "attack_name": name, "status": status, "source_row": source, "info": {},
             "params": {"attack": params},
+            "plugins": {"attack": {"name": name, "traits": traits(name, params)}},
             "metrics": {"success_rate": sr, "success_denominator": denominator}}
 
 
@@ -105,6 +125,7 @@ def test_loss_underflow_compares_same_attack_other_loss():
     cells[1]["metrics"]["success_rate"] = 0.3
     assert flags(cells, "ce")["loss-underflow"][0] == "ok"
     cells[1]["params"]["attack"]["eps"] = 0.2
+    cells[1]["plugins"]["attack"]["traits"]["eps"] = 0.2
     assert "loss-underflow" not in flags(cells, "ce")
 
 
@@ -184,7 +205,9 @@ def test_update_flags_writes_the_given_run(tmp_path):
         run = store.create_run("s", None, {}, 0, None, {}, {}, [], 1)
         store.add_cell(run, {"cell_id": f"{ROW}/attack=f", "row_id": ROW, "model_id": "cnn",
                              "defense_id": "none", "attack_id": "f", "attack_name": "fgsm",
-                             "samples": 10, "status": "ok", "error": None, "plugins": {},
+                             "samples": 10, "status": "ok", "error": None,
+                             "plugins": {"attack": {"name": "fgsm", "traits": traits(
+                                 "fgsm", {"eps": 0.5})}},
                              "params": {"attack": {"eps": 0.5}}},
                        {"success_rate": sr, "success_denominator": 10}, {})
         runs.append(run)
@@ -221,6 +244,9 @@ def test_masking_verdict_joins_row_flags():
            "diagnostics": {"samples": 10, "grad_zero_fraction": 0.9, "logit_scale_median": 900.0}}
     twin = {"row_id": "model=cnn/defense=none", "model_id": "cnn", "defense_id": "none",
             "diagnostics": {"samples": 10, "grad_zero_fraction": 0.0, "logit_scale_median": 9.0}}
-    [v] = masking_verdicts(RunReport({}, [twin, row], [cell("m", "ifgsm", {}, 0.5)]))
+    from tests.test_flags_twin import marker
+
+    cells = [cell("m", "ifgsm", {}, 0.5), marker(twin["row_id"], "none")]
+    [v] = masking_verdicts(RunReport({}, [twin, row], cells))
     assert v["text"] == ("apparent robustness is gradient masking: zero-gradient, logit-scale; "
                          "yet m succeeds on 50.0%")

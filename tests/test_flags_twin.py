@@ -1,4 +1,5 @@
-"""Row-level flags judged against the undefended twin (same model, defense ``none``)."""
+"""Row-level flags judged against the undefended twin (same model, a defense that declares
+kind ``none``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from bench.flags import row_flags
 from bench.report import RunReport
+from bench.traits import DefenseTraits
 
 NONE = "model=cnn/defense=none"
 DIST = "model=cnn/defense=distillation"
@@ -16,13 +18,24 @@ def diag(saturated: float | None, scale: float | None = 8.0, zero: float = 0.0) 
             "logit_scale_median": scale, "softmax_saturated_fraction": saturated}
 
 
+def marker(row_id: str, kind: str, gradient: str = "exact") -> dict:
+    """A (failed) cell that carries its row's defense traits, as every stored cell does."""
+    return {"id": row_id, "cell_id": f"{row_id}/attack=a", "row_id": row_id, "attack_id": "a",
+            "attack_name": "a", "status": "failed", "source_row": None, "info": {},
+            "params": {}, "metrics": {}, "plugins": {"defense": {"traits": DefenseTraits(
+                kind=kind, gradient=gradient).to_dict()}}}  # type: ignore[arg-type]
+
+
 def report(twin: dict | None, row: dict, twin_model: str = "cnn") -> RunReport:
     rows = [{"row_id": DIST, "model_id": "cnn", "defense_id": "distillation",
              "diagnostics": row}]
+    cells = [marker(DIST, "training")]
     if twin is not None:
-        rows.insert(0, {"row_id": f"model={twin_model}/defense=none", "model_id": twin_model,
-                        "defense_id": "none", "diagnostics": twin})
-    return RunReport({}, rows, [])
+        rid = f"model={twin_model}/defense=none"
+        rows.insert(0, {"row_id": rid, "model_id": twin_model, "defense_id": "none",
+                        "diagnostics": twin})
+        cells.append(marker(rid, "none"))
+    return RunReport({}, rows, cells)
 
 
 def flags_of(rep: RunReport, row_id: str = DIST) -> dict[str, tuple[str, str]]:
@@ -79,3 +92,24 @@ def test_zero_gradient_threshold(zero, status):
     flags = flags_of(report(diag(0.0), diag(0.0, zero=zero)))
     assert flags["zero-gradient"] == (status, f"{100 * zero:.1f}% of 200 clean samples have an "
                                               "exactly zero loss gradient, 0.0% a non-finite one")
+
+
+def test_the_twin_is_found_by_traits_not_by_name():
+    """A row whose defense is called anything but declares kind none is the twin; a row named
+    'none' whose defense declares another kind is not."""
+    rep = report(diag(0.0, scale=8.0), diag(0.0, scale=800.0))
+    rep.rows[0]["defense_id"] = "baseline"
+    assert flags_of(rep)["logit-scale"][0] == "warn"
+    rep.cells[1]["plugins"]["defense"]["traits"]["kind"] = "training"
+    assert "logit-scale" not in flags_of(rep)
+
+
+def test_no_gradient_by_design_is_a_row_flag():
+    rep = report(diag(0.0), diag(0.0))
+    assert "no-gradient-by-design" not in flags_of(rep)
+    rep.cells[0]["plugins"]["defense"]["traits"]["gradient"] = "none"
+    assert flags_of(rep)["no-gradient-by-design"] == (
+        "warn", "defense distillation is not differentiable and declares no BPDA: "
+        "gradient-based attacks on it are not meaningful (use gradient-free or BPDA attacks)")
+    rep.cells[0]["plugins"]["defense"]["traits"]["gradient"] = "bpda"
+    assert "no-gradient-by-design" not in flags_of(rep)

@@ -219,7 +219,7 @@ def test_report_is_self_contained(report_html: Path) -> None:
     parser.feed(text)
     assert parser.refs and all(r.startswith("data:image/svg+xml;base64,") for r in parser.refs)
     assert "<script" not in text.lower()
-    for section in ('id="matrix"', 'id="eps"', 'id="temperature"', 'id="targeted"',
+    for section in ('id="matrix"', 'id="eps"', 'id="defense-sweep"', 'id="targeted"',
                     'id="examples"', 'id="timings"', 'id="provenance"'):
         assert section in text
 
@@ -233,7 +233,7 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     assert page["title"] == "artbench run 1: tiny"
     # "flags" appears only when the run recorded sanity flags
     assert [s for s in page["sections"] if s != "flags"] == [
-        "matrix", "eps", "temperature", "targeted", "examples", "timings", "provenance"]
+        "matrix", "eps", "defense-sweep", "targeted", "examples", "timings", "provenance"]
     # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM), each
     # attack white-box and transferred from the undefended row (not evaluated on itself)
     assert page["matrixRows"] == 3
@@ -243,10 +243,11 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
                                    for h in (a, f"{a} \u2190 cnn/none")]
     assert page["heatCells"] == page["colouredCells"] == 9 + 6
     assert page["failedCells"] == 3 + 2
-    # every figure decoded and laid out: eps sweeps (white-box, transferred), one temperature
-    # figure, histograms for the 3 white-box targeted cells, one example grid per row
+    # every figure decoded and laid out: eps sweeps (white-box, transferred), one figure of
+    # the distillation temperature (the defense's declared sweep axis), histograms for the 3
+    # white-box targeted cells, one example grid per row
     figures = [i["figure"] for i in page["images"]]
-    assert figures == (["eps-1", "eps-2", "temperature-1"] + ["plot histogram"] * 3
+    assert figures == (["eps-1", "eps-2", "defense-sweep-1"] + ["plot histogram"] * 3
                        + ["plot examples"] * 3)
     assert all(i["loaded"] and i["width"] > 200 for i in page["images"]), page["images"]
     assert "distillation" in page["suite"] and page["scripts"] == 0

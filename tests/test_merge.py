@@ -364,7 +364,7 @@ def test_a_failure_while_writing_leaves_the_output_as_it_was(tmp_path, monkeypat
         write_run(out, plan()[:3], name="other")
         before = dump(out, 1)
 
-    def boom(store, run_id):
+    def boom(store, run_id, plugins=None):
         raise RuntimeError("flags failed")
 
     monkeypatch.setattr("bench.flags.update_flags", boom)

@@ -165,7 +165,7 @@ def test_store_of_schema_version_4_gains_the_shard_column(tmp_path):
     assert path.read_bytes() == before
     store = Store(path)
     assert "shard" in {r[1] for r in store.conn.execute("PRAGMA table_info(runs)")}
-    assert store.conn.execute("SELECT value FROM meta").fetchone()[0] == "5" == str(
+    assert store.conn.execute("SELECT value FROM meta").fetchone()[0] == "6" == str(
         SCHEMA_VERSION)
     run = store.create_run("s", None, {}, 0, None, {}, {}, [], 1, shard="1/3")
     assert [r["shard"] for r in store.list_runs()] == [None, "1/3"]

@@ -75,6 +75,7 @@ class Driver:
                 suite.name, self.plan.source, suite.model_dump(mode="json"), suite.seed,
                 provenance.git_commit(), provenance.machine(), provenance.package_versions(),
                 plugin_info, len(ids), list(evaluation.class_names), cell_ids=ids,
+                data_range=evaluation.clip_values,
                 **({} if self.shard is None else {"shard": "{}/{}".format(*self.shard)}))
         else:
             run_id = self.resume
@@ -107,7 +108,7 @@ class Driver:
             # flag what was stored, an interrupted run included
             from bench.flags import update_flags
 
-            update_flags(self.store, run_id)
+            update_flags(self.store, run_id, self.plugins)
             sink.notify("bench_run_end", run_id=run_id, status=status,
                         summary=dict(sink.counts))
         return RunResult(run_id, sink.counts)

@@ -144,10 +144,10 @@ CASES = [
          setup=scribbled),
     Case("runs-newer-schema", ["runs", "--store", "newer.sqlite"],
          "error: newer.sqlite: result store of schema version 99, newer than this artbench "
-         "reads (5); upgrade artbench", setup=newer_schema),
+         "reads (6); upgrade artbench", setup=newer_schema),
     Case("run-into-newer-schema", ["run", "{tiny}", "--quiet", "--store", "newer.sqlite"],
          "error: newer.sqlite: result store of schema version 99, newer than this artbench "
-         "reads (5); upgrade artbench", setup=newer_schema),
+         "reads (6); upgrade artbench", setup=newer_schema),
     # -- runs and metrics
     Case("report-unknown-run", ["report", "7"],
          "error: {store}: no run 7 (runs: 1..1)"),
