@@ -38,13 +38,14 @@ def by_attack(report: dict, defense: str, transfer: bool = False) -> dict[str, d
 def test_matrix_shape_and_sanity(quickstart):
     cold, (report, _) = quickstart
     assert "success_rate (%), white-box (model cnn): rows defense, columns attacks" in cold.stdout
-    assert "  A11  cw-linf\n" in cold.stdout  # short column labels, full ids in the legend
+    assert "  A13  cw-linf\n" in cold.stdout  # short column labels, full ids in the legend
     assert cold.stderr == ""  # no TensorFlow start-up or retracing lines without --verbose
     rows = report["rows"]
     assert [r["defense_id"] for r in rows] == [
-        "none", "distillation[temperature=10]", "distillation[temperature=100]"]
+        "none", "distillation[temperature=10]", "distillation[temperature=100]",
+        "adversarial-training"]
     assert all(r["clean_accuracy"] > 0.8 for r in rows), rows  # chance is 10 %
-    assert len(report["cells"]) == 29 + 22  # white-box + transfer from the undefended row
+    assert len(report["cells"]) == 46 + 39  # white-box + transfer from the undefended row
     assert all(c["status"] == "ok" for c in report["cells"]), [
         (c["cell_id"], c["error"]) for c in report["cells"] if c["status"] != "ok"]
     none = by_attack(report, "none")
@@ -76,23 +77,42 @@ def test_gradient_masking_is_visible_on_the_distilled_model(quickstart):
             > t100["fgsm[eps=0.3]"]["metrics"]["success_rate"])
 
 
+def warnings(report: dict, defense: str) -> set[str]:
+    return {f["name"] for c in by_attack(report, defense).values()
+            for f in c["info"].get("flags", []) if f["status"] == "warn"}
+
+
 def test_flags_fire_on_distilled_and_stay_quiet_on_undefended(quickstart):
     _, (report, _) = quickstart
-
-    def warnings(defense: str) -> set[str]:
-        return {f["name"] for c in by_attack(report, defense).values()
-                for f in c["info"].get("flags", []) if f["status"] == "warn"}
-
-    assert warnings("none") == set()
+    assert warnings(report, "none") == set()
     assert {"zero-gradient", "logit-scale", "loss-underflow"} <= warnings(
-        "distillation[temperature=100]")
+        report, "distillation[temperature=100]")
+
+
+def test_adversarial_training_is_real_robustness_beside_distillations_masking(quickstart):
+    """At its eps, the adversarially trained network keeps far more accuracy under PGD (either
+    loss) than the undefended one, CW needs larger perturbations to fool it, and no sanity flag
+    fires: robustness, not masking. The T = 100 student looks robust to PGD on the
+    cross-entropy only."""
+    _, (report, _) = quickstart
+    none, at = by_attack(report, "none"), by_attack(report, "adversarial-training")
+    t100 = by_attack(report, "distillation[temperature=100]")
+    for pgd in ("pgd[loss=ce]", "pgd[loss=margin]"):
+        assert (at[pgd]["metrics"]["adv_accuracy"]
+                > none[pgd]["metrics"]["adv_accuracy"] + 0.15), (at[pgd], none[pgd])
+    assert (at["cw-l2-native"]["metrics"]["l2_median"]
+            > 1.2 * none["cw-l2-native"]["metrics"]["l2_median"])
+    assert warnings(report, "adversarial-training") == set()
+    assert (t100["pgd[loss=margin]"]["metrics"]["success_rate"]
+            > t100["pgd[loss=ce]"]["metrics"]["success_rate"] + 0.3)
 
 
 def test_second_run_trains_nothing(quickstart):
     _, (first, second) = quickstart
     for report, cached in ((first, False), (second, True)):
         records = [t for r in report["rows"] for t in r["training"]]
-        assert len(records) == 5  # none, then (teacher, student) for T = 10 and T = 100
+        # none, (teacher, student) for T = 10 and T = 100, the adversarially trained network
+        assert len(records) == 6
         assert all(t["cached"] is cached for t in records), records
     keys = [[t["key"] for r in rep["rows"] for t in r["training"]] for rep in (first, second)]
     assert keys[1] == keys[0]  # the very networks the first run trained

@@ -31,10 +31,11 @@ def bench_register_models():  # type: ignore[no-untyped-def]
 @hookimpl(trylast=True)
 def bench_register_defenses():  # type: ignore[no-untyped-def]
     from bench_builtin.defenses.adversarial_training import AdversarialTraining
+    from bench_builtin.defenses.bit_depth import BitDepth
     from bench_builtin.defenses.distillation import Distillation
     from bench_builtin.defenses.none import NoDefense
 
-    return [NoDefense, Distillation, AdversarialTraining]
+    return [NoDefense, Distillation, AdversarialTraining, BitDepth]
 
 
 @hookimpl(trylast=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from bench_builtin.attacks.art import ATTACKS as ART_ATTACKS
 from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
+from bench_builtin.defenses.adversarial_training import AdversarialTraining
 from bench_builtin.defenses.distillation import Distillation
 from bench_builtin.defenses.none import NoDefense
 from bench_builtin.models.cnn import Cnn
@@ -21,6 +22,7 @@ FAST = {
     "cw-l2": {"max_iter": 2, "binary_search_steps": 1},
     "cw-linf": {"max_iter": 2},
     "ifgsm": {"eps": 0.1, "iterations": 2},
+    "pgd": {"eps": 0.1, "steps": 2, "restarts": 2},
     "cw-l2-native": {"iterations": 3, "binary_search_steps": 1},
     "cw-linf-native": {"iterations": 3},
     "cw-l0-native": {"iterations": 3, "largest_const": 0.01},
@@ -55,8 +57,10 @@ def test_attack_works_on_read_only_inputs(small_model, cls, targeted):
     assert np.array_equal(x, before)
 
 
-@pytest.mark.parametrize("defense", [NoDefense(), Distillation(Distillation.Params(
-    temperature=10))], ids=["none", "distillation"])
+@pytest.mark.parametrize("defense", [
+    NoDefense(), Distillation(Distillation.Params(temperature=10)),
+    AdversarialTraining(AdversarialTraining.Params(eps=0.1, steps=2))],
+    ids=["none", "distillation", "adversarial-training"])
 def test_model_and_defenses_train_on_read_only_data(tmp_path, defense):
     rng = np.random.default_rng(0)
     split = DataSplit(readonly(rng.uniform(0, 1, (32, 16, 16, 1)).astype(np.float32)),
