@@ -53,9 +53,9 @@ def run_suite(yaml_text: str, tmp_path: Path | str, *args: str,
             "--cache-dir", str(cache_dir if cache_dir is not None else root / "cache"), *args]
     if recorder.ACTIVE:
         argv += ["-p", recorder.MODULE]
-    args = build_parser().parse_args(argv)
+    namespace = build_parser().parse_args(argv)
     try:  # as bench.cli.main runs it; the printed report goes nowhere, the results are returned
-        code = int(cmd_run(args, Console(file=io.StringIO(), width=240)))
+        code = int(cmd_run(namespace, Console(file=io.StringIO(), width=240)))
     except BenchError as exc:
         raise AssertionError(f"bench {' '.join(argv)} exited with {int(exc.exit_code)}:\n"
                              f"error: {exc}") from None
