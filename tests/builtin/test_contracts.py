@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bench_builtin.attacks.art import Bim, CwL2, CwLinf, Fgsm
-from bench_builtin.attacks.native import CwL0Native, CwL2Native, CwLinfNative, IFgsm
+from bench_builtin.attacks.native import CwL0Native, CwL2Native, CwLinfNative, IFgsm, Pgd
 from bench_builtin.datasets.digits import Digits
 from bench_builtin.datasets.emnist import Emnist
 from bench_builtin.defenses.distillation import Distillation
@@ -20,6 +20,12 @@ ATTACKS = [
     (Bim, {"eps": 0.25, "eps_step": 0.05, "max_iter": 5, "target": "random"}),
     (IFgsm, {"eps": 0.25, "iterations": 5, "target": "next"}),
     (IFgsm, {"eps": 0.1, "iterations": 5, "loss": "margin"}),
+    (Pgd, {"eps": 0.25, "steps": 5, "target": "next", "random_start": False}),
+    (Pgd, {"eps": 2.0, "norm": 2, "steps": 5, "random_start": False}),
+    # finding: PGD's random start is drawn per generate() call (one seeded draw per batch), so
+    # a sample's start, and its example, depend on its place in the evaluation batch
+    pytest.param(Pgd, {"eps": 0.25, "steps": 5}, marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason="pgd's random start depends on the batch")),
     (CwL2Native, {"iterations": 10, "binary_search_steps": 2, "initial_const": 1.0,
                   "learning_rate": 0.1, "target": "next"}),
     (CwLinfNative, {"iterations": 5}),
