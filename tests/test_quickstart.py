@@ -97,14 +97,14 @@ def test_adversarial_training_is_real_robustness_beside_distillations_masking(qu
     _, (report, _) = quickstart
     none, at = by_attack(report, "none"), by_attack(report, "adversarial-training")
     t100 = by_attack(report, "distillation[temperature=100]")
-    for pgd in ("pgd[loss=ce]", "pgd[loss=margin]"):
+    for pgd in ("pgd-native[loss=ce]", "pgd-native[loss=margin]"):
         assert (at[pgd]["metrics"]["adv_accuracy"]
                 > none[pgd]["metrics"]["adv_accuracy"] + 0.15), (at[pgd], none[pgd])
     assert (at["cw-l2-native"]["metrics"]["l2_median"]
             > 1.2 * none["cw-l2-native"]["metrics"]["l2_median"])
     assert warnings(report, "adversarial-training") == set()
-    assert (t100["pgd[loss=margin]"]["metrics"]["success_rate"]
-            > t100["pgd[loss=ce]"]["metrics"]["success_rate"] + 0.3)
+    assert (t100["pgd-native[loss=margin]"]["metrics"]["success_rate"]
+            > t100["pgd-native[loss=ce]"]["metrics"]["success_rate"] + 0.3)
 
 
 def test_second_run_trains_nothing(quickstart):

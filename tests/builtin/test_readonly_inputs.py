@@ -22,7 +22,7 @@ FAST = {
     "cw-l2": {"max_iter": 2, "binary_search_steps": 1},
     "cw-linf": {"max_iter": 2},
     "ifgsm": {"eps": 0.1, "iterations": 2},
-    "pgd": {"eps": 0.1, "steps": 2, "restarts": 2},
+    "pgd-native": {"eps": 0.1, "steps": 2, "restarts": 2},
     "cw-l2-native": {"iterations": 3, "binary_search_steps": 1},
     "cw-linf-native": {"iterations": 3},
     "cw-l0-native": {"iterations": 3, "largest_const": 0.01},

@@ -68,7 +68,7 @@ class IFgsm(Attack):
 
 
 class Pgd(Attack):
-    name: ClassVar[str] = "pgd"
+    name: ClassVar[str] = "pgd-native"
     version: ClassVar[str] = "1.0.0"
     description: ClassVar[str] = (
         "Projected gradient descent (Madry et al. 2018), L-inf or L2, random starts and "
