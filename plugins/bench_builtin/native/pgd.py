@@ -4,7 +4,8 @@
 (L2), ``P`` the projection onto the eps ball around ``x`` and the data range, from a uniform
 random start in the ball (``random_start``). The loss is ascended: cross-entropy of the true
 label (descended towards the target when targeted) or Carlini & Wagner's margin. With restarts,
-each sample keeps the first restart that made it adversarial.
+each sample keeps the first restart that made it adversarial. Random starts are drawn per
+sample from the seed and the sample's bytes, so an example does not depend on its batch.
 
 :func:`pgd_graph` is plain TensorFlow, traceable inside any ``tf.function``: the adversarial
 training defense calls it inside its compiled training step.
@@ -12,6 +13,7 @@ training defense calls it inside its compiled training step.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -53,10 +55,15 @@ def _start(x0: tf.Tensor, eps: tf.Tensor, norm: str | int) -> tf.Tensor:
 def pgd_graph(model: Any, x0: tf.Tensor, oh: tf.Tensor, eps: tf.Tensor, alpha: tf.Tensor,
               steps: int | tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, *, norm: str | int = "inf",
               loss: str = "ce", targeted: bool = False, random_start: bool = True,
-              kappa: tf.Tensor | float = 0.0) -> tf.Tensor:
-    """The last PGD iterate for a batch (TensorFlow in, TensorFlow out; traceable)."""
+              kappa: tf.Tensor | float = 0.0, start: tf.Tensor | None = None) -> tf.Tensor:
+    """The last PGD iterate for a batch (TensorFlow in, TensorFlow out; traceable). With
+    ``random_start``, from ``x0 + start`` (a perturbation in the ball) when given, else from a
+    point drawn in the graph."""
     kappa = tf.cast(kappa, tf.float32)
-    x = _project(_start(x0, eps, norm), x0, eps, norm, lo, hi) if random_start else x0
+    x = x0
+    if random_start:
+        x = _project(x0 + start if start is not None else _start(x0, eps, norm), x0, eps, norm,
+                     lo, hi)
     for _ in tf.range(steps):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -78,14 +85,30 @@ def _build(model: Any, x_spec: tf.TensorSpec, k: int, norm: str | int, loss: str
     scalar = tf.TensorSpec([], tf.float32)
 
     @tf.function(input_signature=[x_spec, tf.TensorSpec([None, k], tf.float32), scalar, scalar,
-                                  tf.TensorSpec([], tf.int32), scalar, scalar, scalar],
+                                  tf.TensorSpec([], tf.int32), scalar, scalar, scalar, x_spec],
                  jit_compile=False)
-    def run(x0, oh, eps, alpha, steps, lo, hi, kappa):
+    def run(x0, oh, eps, alpha, steps, lo, hi, kappa, start):
         x = pgd_graph(model, x0, oh, eps, alpha, steps, lo, hi, norm=norm, loss=loss,
-                      targeted=targeted, random_start=random_start, kappa=kappa)
+                      targeted=targeted, random_start=random_start, kappa=kappa, start=start)
         return x, is_adversarial(model(x, training=False), oh, targeted, tf.constant(0.0))
 
     return run
+
+
+def host_starts(x: np.ndarray, eps: float, norm: str | int, seed: int,
+                restart: int) -> np.ndarray:
+    """Random starts drawn per sample from ``(seed, restart, crc32 of the sample)``: a sample
+    gets the same start whatever batch it is in (the host calls ``generate`` per batch)."""
+    out = np.empty_like(x)
+    d = int(np.prod(x.shape[1:]))
+    for i, xi in enumerate(x):
+        rng = np.random.default_rng([seed, restart, zlib.crc32(xi.tobytes())])
+        if norm == "inf":
+            out[i] = rng.uniform(-eps, eps, xi.shape)
+        else:
+            g = rng.standard_normal(xi.shape)
+            out[i] = g / max(float(np.linalg.norm(g)), _TINY) * eps * rng.uniform() ** (1 / d)
+    return out
 
 
 def pgd(
@@ -109,16 +132,17 @@ def pgd(
     out = x.copy()
     success = np.zeros(len(x), bool)
     lo, hi = (float(c) for c in clip_values)
-    tf.random.set_seed(seed)
-    for _ in range(restarts if random_start else 1):
+    for restart in range(restarts if random_start else 1):
         todo = np.flatnonzero(~success)
         if not len(todo):
             break
+        starts = host_starts(x[todo], eps, norm, seed, restart)
         for sl in batches(len(todo), batch_size):
             idx = todo[sl]
             adv, ok = run(tf.constant(x[idx]), tf.constant(oh[idx]), tf.constant(eps, tf.float32),
                           tf.constant(alpha, tf.float32), tf.constant(steps, tf.int32),
-                          tf.constant(lo), tf.constant(hi), tf.constant(kappa, tf.float32))
+                          tf.constant(lo), tf.constant(hi), tf.constant(kappa, tf.float32),
+                          tf.constant(starts[sl]))
             out[idx] = adv.numpy()
             success[idx] = ok.numpy()
     return out, success
