@@ -41,9 +41,12 @@ def bench_register_defenses():  # type: ignore[no-untyped-def]
 @hookimpl(trylast=True)
 def bench_register_attacks():  # type: ignore[no-untyped-def]
     from bench_builtin.attacks.art import ATTACKS as ART_ATTACKS
+    from bench_builtin.attacks.art_autoattack import AutoAttack
+    from bench_builtin.attacks.art_bounded import ATTACKS as BOUNDED_ATTACKS
+    from bench_builtin.attacks.art_minimum_norm import ATTACKS as MIN_NORM_ATTACKS
     from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
 
-    return [*ART_ATTACKS, *NATIVE_ATTACKS]
+    return [*ART_ATTACKS, *BOUNDED_ATTACKS, AutoAttack, *MIN_NORM_ATTACKS, *NATIVE_ATTACKS]
 
 
 @hookimpl(trylast=True)

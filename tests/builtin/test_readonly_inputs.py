@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_builtin.attacks.art import ATTACKS as ART_ATTACKS
+from bench_builtin.attacks.art_autoattack import AutoAttack
+from bench_builtin.attacks.art_bounded import ATTACKS as BOUNDED_ATTACKS
+from bench_builtin.attacks.art_minimum_norm import ATTACKS as MIN_NORM_ATTACKS
 from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
 from bench_builtin.defenses.adversarial_training import AdversarialTraining
 from bench_builtin.defenses.distillation import Distillation
@@ -21,6 +24,12 @@ FAST = {
     "fgsm": {"eps": 0.1}, "bim": {"eps": 0.1, "max_iter": 2},
     "cw-l2": {"max_iter": 2, "binary_search_steps": 1},
     "cw-linf": {"max_iter": 2},
+    "pgd": {"eps": 0.1, "max_iter": 2, "num_random_init": 1},
+    "apgd": {"eps": 0.1, "max_iter": 2, "nb_random_init": 1, "loss": "dlr"},
+    "autoattack": {"eps": 0.1, "max_iter": 2, "n_target_classes": 1, "square_max_iter": 2},
+    "square": {"eps": 0.1, "max_iter": 2},
+    "hop-skip-jump": {"max_iter": 1, "max_eval": 5, "init_eval": 2, "init_size": 10},
+    "deepfool": {"max_iter": 2, "nb_grads": 5},
     "ifgsm": {"eps": 0.1, "iterations": 2},
     "pgd-native": {"eps": 0.1, "steps": 2, "restarts": 2},
     "cw-l2-native": {"iterations": 3, "binary_search_steps": 1},
@@ -44,7 +53,8 @@ def small_model():
                              keras.layers.Dense(5)])
 
 
-@pytest.mark.parametrize("cls", ART_ATTACKS + NATIVE_ATTACKS, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", [*ART_ATTACKS, *BOUNDED_ATTACKS, AutoAttack, *MIN_NORM_ATTACKS,
+                                 *NATIVE_ATTACKS], ids=lambda c: c.name)
 @pytest.mark.parametrize("targeted", [False, True], ids=["untargeted", "targeted"])
 def test_attack_works_on_read_only_inputs(small_model, cls, targeted):
     rng = np.random.default_rng(0)
