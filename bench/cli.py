@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="export attack and training timings in pytest-benchmark's JSON format")
     _common(rep)
 
-    from bench import compare
+    from bench.render import compare
 
     cmp = sub.add_parser("compare", help="differences between two runs, with regression gates")
     compare.add_arguments(cmp)
@@ -160,13 +160,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from bench.cache import ModelCache
     from bench.pluginmanager import AUTOLOAD_ENV
     from bench.progress import RunProgress
-    from bench.report import load_report
+    from bench.render.terminal import print_report
+    from bench.results.model import load_results
+    from bench.results.store import Store
     from bench.run.driver import Driver
     from bench.run.executor import WorkerSpec
     from bench.run.plan import plan_suite
-    from bench.store import Store
     from bench.suite import default_suite_path, load_suite
-    from bench.terminal import print_report
 
     suite_path = args.suite or str(default_suite_path())
     overrides = list(args.overrides)
@@ -203,7 +203,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     driver = Driver(plan, plugins, store, cache, progress, executor, spec, resume=resume,
                     shard=shard)
     result = driver.run()
-    print_report(load_report(store, result.run_id), console, wide=args.wide)
+    print_report(load_results(store, result.run_id), console, wide=args.wide)
     console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,
                   markup=False)
     if result.failed:
@@ -265,7 +265,7 @@ def cmd_schema(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
-    from bench.store import Store
+    from bench.results.store import Store
 
     store = Store(args.store, readonly=True)
     _store_warning(store)
@@ -323,9 +323,9 @@ def _write_text(option: str, path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from bench.report import check_metric, load_report
-    from bench.store import Store
-    from bench.terminal import print_report
+    from bench.render.terminal import print_report
+    from bench.results.model import check_metric, load_results
+    from bench.results.store import Store
 
     for option, value in (("--output", args.output), ("--html", args.html),
                           ("--benchmark-json", args.benchmark_json)):
@@ -335,14 +335,17 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     store = Store(args.store, readonly=True)
     _store_warning(store)
     with store.reading():
-        report = load_report(store, args.run)
+        # reporters are plugins; the registered plugins also give traits to cells stored
+        # before traits were (the HTML figures)
+        plugins = _load_plugins(args) if args.html or args.format != "terminal" else None
+        report = load_results(store, args.run, plugins)
         check_metric(report, args.metric)
         if args.html or args.benchmark_json:
             return _export(args, report, console)
         if args.format == "terminal":
             print_report(report, console, args.metric, wide=args.wide)
             return ExitCode.OK
-        plugins = _load_plugins(args)
+        assert plugins is not None
         cls = plugins.registry("reporter").get(args.format)
         params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
         try:
@@ -368,11 +371,11 @@ def _export(args: argparse.Namespace, report: Any, console: Console) -> int:
     were checked before the store was opened)."""
     texts: list[tuple[str, str, str]] = []
     if args.html:
-        from bench.html_report import render_report
+        from bench.render.html import render_report
 
         texts.append(("--html", args.html, render_report(report)))
     if args.benchmark_json:
-        from bench.benchjson import benchmark_json_text
+        from bench.render.benchjson import benchmark_json_text
 
         texts.append(("--benchmark-json", args.benchmark_json, benchmark_json_text(report)))
     for option, path, text in texts:
@@ -382,7 +385,7 @@ def _export(args: argparse.Namespace, report: Any, console: Console) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    from bench import compare
+    from bench.render import compare
 
     return compare.run(args, console)
 

@@ -345,6 +345,6 @@ class Reporter(Plugin):
     extension: ClassVar[str] = "txt"
 
     def render(self, report: Any) -> str:
-        """Render a :class:`bench.report.RunReport` to text."""
+        """Render a :class:`bench.results.model.RunReport` to text."""
         raise NotImplementedError
 

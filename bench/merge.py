@@ -35,9 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError, ConfigError, StoreError
+from bench.results.store import FINISHED, Store
+from bench.results.store_copy import (
+    CellRef,
+    RowRef,
+    cell_refs,
+    copy_cell,
+    copy_row,
+    insert_run,
+    row_refs,
+)
 from bench.shard import parse_shard, shard_text
-from bench.store import FINISHED, Store
-from bench.store_copy import CellRef, RowRef, cell_refs, copy_cell, copy_row, insert_run, row_refs
 from bench.suite import differing_fields, result_config
 
 _SPEC = re.compile(r"(.+):(-?[0-9]+)")
@@ -315,7 +323,7 @@ def _write(out_path: Path, inputs: list[ShardInput]) -> MergeResult:
     plugins = _registered()
     out = Store(out_path)
     try:
-        from bench.flags import update_flags
+        from bench.results.stats import update_stats
 
         with out.transaction():
             run_id = insert_run(out, values)
@@ -326,7 +334,7 @@ def _write(out_path: Path, inputs: list[ShardInput]) -> MergeResult:
             for cid in sorted(cells, key=order.cell):
                 inp, cell = cells[cid]
                 copy_cell(inp.store, cell.pk, out, run_id)
-            update_flags(out, run_id, plugins)
+            update_stats(out, run_id, plugins)
     except BaseException:
         out.close()
         if not existed:  # leave no store behind where there was none

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from bench.errors import ConfigError, StoreError
-from bench.store import Store
+from bench.results.store import Store
 from bench.suite import Suite, differing_fields, result_config
 
 

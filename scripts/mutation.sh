@@ -2,7 +2,7 @@
 # Mutation testing of the code that decides published numbers, against the fast tests only.
 #
 #   scripts/mutation.sh            # all mutants of the modules in scripts/mutation.cfg
-#   scripts/mutation.sh 'bench.metrics.*'    # only some (mutmut's mutant-name globs)
+#   scripts/mutation.sh 'bench.results.metrics.*'    # only some (mutmut's mutant-name globs)
 #
 # The default mutant names cover the functions that decide published numbers (below).
 # Works in a scratch copy (MUTATION_DIR, default .mutation/, git-ignored) of the current tree,
@@ -31,11 +31,11 @@ export TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES=""
 # default: the functions that compute numbers (the cache key, not the cache's file I/O; the
 # robust-accuracy computation, not the rest of the report model)
 if [ $# -eq 0 ]; then
-    set -- 'bench.metrics.*' 'bench.checks.*' 'bench.targets.*' 'bench.grid.*' 'bench.flags.*' \
+    set -- 'bench.results.metrics.*' 'bench.checks.*' 'bench.targets.*' 'bench.grid.*' 'bench.results.stats.*' \
         'bench.cache.x_cache_key__*' 'bench.training.xǁHostTrainerǁ__init__*' \
         'bench.training.xǁHostTrainerǁtrain*' 'bench.training.xǁHostTrainerǁkey_of*' \
         'bench.training.xǁHostTrainerǁ_load*' 'bench.training.xǁHostTrainerǁ_fit*' \
-        'bench.report.xǁRunReportǁrobust_accuracy*' 'bench_builtin.attacks.native.*'
+        'bench.results.model.xǁRunReportǁrobust_accuracy*' 'bench_builtin.attacks.native.*'
 fi
 mutmut run --max-children "$jobs" "$@" >mutmut-run.log 2>&1 || {
     tail -40 mutmut-run.log
@@ -51,15 +51,14 @@ from pathlib import Path
 
 # per module: regex over mutmut's function part of the mutant name; None = every function
 SCORED = {
-    "bench.metrics": None,
+    "bench.results.metrics": None,
     "bench.checks": None,
     "bench.targets": None,
     "bench.grid": None,
-    "bench.flags": None,
+    "bench.results.stats": None,
     "bench_builtin.attacks.native": None,
     "bench.cache": r"^x_cache_key$",  # the key; not the file I/O
     "bench.training": r"HostTrainer.*(__init__|train|key_of|_load|_fit)$",
-    "bench.report": r"RunReport.*robust_accuracy$",
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
           34: "skipped", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",

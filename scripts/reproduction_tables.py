@@ -12,9 +12,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from bench.flags import masking_verdicts
-from bench.report import RunReport, load_report
-from bench.store import Store
+from bench.results.model import RunReport, load_report
+from bench.results.stats import masking_verdicts
+from bench.results.store import Store
 
 THEIR_TABLE_1 = {0.001: 0.8053, 0.002: 0.7788, 0.005: 0.5993, 0.008: 0.4025, 0.01: 0.3192,
                  0.05: 0.2289, 0.1: 0.2282, 0.5: 0.2284}

@@ -10,16 +10,16 @@ from types import SimpleNamespace
 import pytest
 from pytest_benchmark.stats import Metadata, Stats
 
-from bench.benchjson import (
+from bench.cli import main
+from bench.render.benchjson import (
     OPTIONS,
     SCHEMA_VERSION,
     benchmark_json,
     stats,
     write_benchmark_json,
 )
-from bench.cli import main
-from bench.report import load_report
-from bench.store import Store
+from bench.results.model import load_report
+from bench.results.store import Store
 
 NONE_ROW = "model=cnn/defense=none"
 DIST_ROW = "model=cnn/defense=distillation[T=100]"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from bench.compare import check, compare_runs, parse_threshold
-from bench.compare_render import to_json, to_markdown
 from bench.errors import ConfigError
-from bench.report import load_report
-from bench.store import Store
+from bench.render.compare import to_json, to_markdown
+from bench.results.compare import check, compare_runs, parse_threshold
+from bench.results.model import load_report
+from bench.results.store import Store
 
 ROW = "model=cnn/defense=none"
 

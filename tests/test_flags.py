@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.flags import update_flags
-from bench.report import load_report
-from bench.store import Store
+from bench.results.model import load_report
+from bench.results.stats import update_stats
+from bench.results.store import Store
 from bench.traits import DefenseTraits
 from tests.test_flags_cells import traits
 
@@ -52,7 +52,7 @@ def build(tmp_path):
             1.0 if row == none else 0.97)
     add(store, run, dist, "fgsm[eps=0.3]", "fgsm", {"eps": 0.3, "target": None}, 0.8,
         source_row=none)
-    update_flags(store, run)
+    update_stats(store, run)
     return load_report(store, run)
 
 
@@ -72,7 +72,7 @@ def test_flags_fire_on_the_masked_model(tmp_path):
     assert warned(report, d + "ifgsm[loss=ce]") == row_level | {
         "loss-underflow", "single-step-beats-iterative"}
     cell = next(c for c in report.cells if c["cell_id"] == d + "bim")
-    evidence = {f["name"]: f["evidence"] for f in cell["info"]["flags"]}
+    evidence = {f["name"]: f["evidence"] for f in cell.flags}
     assert evidence["logit-scale"] == ("median max|logit| 400 vs 8 on the undefended twin (50x)")
     assert evidence["zero-gradient"].startswith("60.0% of 100 clean samples")
 
@@ -82,9 +82,9 @@ def test_flags_stay_quiet_on_the_undefended_model(tmp_path):
     for cell in report.white_box:
         if "defense=none" in cell["cell_id"]:
             assert report.warnings(cell) == [], cell["cell_id"]
-            assert cell["info"]["flags"], "checked flags are recorded as ok"
+            assert cell.flags, "checked flags are recorded as ok"
     transfer = next(c for c in report.cells if c["source_row"])
-    assert "flags" not in transfer["info"]
+    assert transfer.flags == ()
 
 
 def test_large_eps_failure_is_for_untargeted_attacks_only(tmp_path):
@@ -97,14 +97,14 @@ def test_large_eps_failure_is_for_untargeted_attacks_only(tmp_path):
                         "status": "ok", "clean_accuracy": 0.9, "diagnostics": HEALTHY})
     add(store, run, row, "ifgsm[target=46]", "ifgsm", {"eps": 0.5, "target": 46}, 0.31)
     add(store, run, row, "ifgsm[target=none]", "ifgsm", {"eps": 0.5, "target": None}, 0.31)
-    update_flags(store, run)
+    update_stats(store, run)
     report = load_report(store, run)
     assert warned(report, row + "/attack=ifgsm[target=46]") == set()
     assert warned(report, row + "/attack=ifgsm[target=none]") == {"large-eps-failure"}
 
 
 def test_masking_verdict_names_the_masked_row_only(tmp_path):
-    from bench.flags import masking_verdicts
+    from bench.results.stats import masking_verdicts
 
     verdicts = masking_verdicts(build(tmp_path))
     assert [v["row_id"] for v in verdicts] == ["model=cnn/defense=distillation"]
@@ -116,7 +116,7 @@ def test_masking_verdict_names_the_masked_row_only(tmp_path):
 
 
 def test_html_report_states_the_verdict_and_lists_row_flags_once(tmp_path):
-    from bench.html_report import render_html
+    from bench.render.html import render_html
 
     html = render_html(build(tmp_path))
     assert 'id="verdicts"' in html

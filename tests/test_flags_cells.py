@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from bench.flags import _attack, _sr, cell_flags, masking_verdicts
-from bench.report import RunReport
+from bench.results.model import RunReport
+from bench.results.stats import _attack, _sr, cell_flags, masking_verdicts
 from bench.traits import AttackTraits
 
 ROW = "model=cnn/defense=none"
@@ -184,7 +184,7 @@ def test_loss_underflow_ignores_loss_temperature_kappa(other):
 
 
 def test_compute_flags_goes_past_skipped_cells_and_rowless_cells():
-    from bench.flags import compute_flags
+    from bench.results.stats import compute_flags
 
     cells = [cell("f", "fgsm", {"eps": 0.5}, 0.9, status="failed"),
              cell("t", "fgsm", {"eps": 0.5}, 0.9, source="src"),
@@ -194,10 +194,10 @@ def test_compute_flags_goes_past_skipped_cells_and_rowless_cells():
         ("large-eps-failure", "ok", "90.0% success at eps 0.5 (half the data range or more)")]}
 
 
-def test_update_flags_writes_the_given_run(tmp_path):
-    from bench.flags import update_flags
-    from bench.report import load_report
-    from bench.store import Store
+def test_update_stats_writes_the_given_run(tmp_path):
+    from bench.results.model import load_report
+    from bench.results.stats import update_stats
+    from bench.results.store import Store
 
     store = Store(tmp_path / "s.sqlite")
     runs = []
@@ -211,10 +211,10 @@ def test_update_flags_writes_the_given_run(tmp_path):
                              "params": {"attack": {"eps": 0.5}}},
                        {"success_rate": sr, "success_denominator": 10}, {})
         runs.append(run)
-    update_flags(store, runs[0])
-    first, second = (load_report(store, r).cells[0]["info"] for r in runs)
-    assert [f["status"] for f in first["flags"]] == ["warn"]
-    assert "flags" not in second
+    update_stats(store, runs[0])
+    first, second = (load_report(store, r).cells[0] for r in runs)
+    assert [f.status for f in first.flags] == ["warn"]
+    assert second.flags == ()
 
 
 @pytest.mark.parametrize(("zero", "nonfinite", "status"), [
@@ -224,7 +224,7 @@ def test_zero_gradient_counts_non_finite_gradients_too(zero, nonfinite, status):
     if nonfinite is not None:
         diag["grad_nonfinite_fraction"] = nonfinite
     row = {"row_id": ROW, "model_id": "cnn", "defense_id": "none", "diagnostics": diag}
-    from bench.flags import row_flags
+    from bench.results.stats import row_flags
 
     [(name, got, evidence)] = row_flags(RunReport({}, [row], []), row)
     assert (name, got) == ("zero-gradient", status)

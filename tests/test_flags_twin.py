@@ -3,10 +3,12 @@ kind ``none``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bench.flags import row_flags
-from bench.report import RunReport
+from bench.results.model import RunReport
+from bench.results.stats import row_flags
 from bench.traits import DefenseTraits
 
 NONE = "model=cnn/defense=none"
@@ -98,9 +100,10 @@ def test_the_twin_is_found_by_traits_not_by_name():
     """A row whose defense is called anything but declares kind none is the twin; a row named
     'none' whose defense declares another kind is not."""
     rep = report(diag(0.0, scale=8.0), diag(0.0, scale=800.0))
-    rep.rows[0]["defense_id"] = "baseline"
+    rep.rows[0] = dataclasses.replace(rep.rows[0], defense_id="baseline")
     assert flags_of(rep)["logit-scale"][0] == "warn"
-    rep.cells[1]["plugins"]["defense"]["traits"]["kind"] = "training"
+    rep.cells[1] = dataclasses.replace(rep.cells[1], plugins={"defense": {
+        "traits": DefenseTraits(kind="training").to_dict()}})
     assert "logit-scale" not in flags_of(rep)
 
 

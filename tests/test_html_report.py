@@ -266,20 +266,23 @@ def test_browser_check_catches_errors(chromium: str, tmp_path: Path) -> None:
 
 def test_flags_failures_and_escaping(report_html: Path) -> None:
     """Sanity flags in a cell's info are badged and listed; user text is escaped."""
-    from bench.html_report import render_html
-    from bench.report import load_report
-    from bench.store import Store
+    import dataclasses
+
+    from bench.render.html import render_html
+    from bench.results.model import load_report
+    from bench.results.records import Flag
+    from bench.results.store import Store
 
     store = Store(report_html.parent / "store.sqlite")
     report = load_report(store, None)
     store.close()
-    for c in report.cells:
-        c["info"].pop("flags", None)
-    report.cells[0]["info"]["flags"] = [
-        {"name": "zero_gradients", "status": "raised", "evidence": "95% of samples <b>"},
-        {"name": "success_rises_with_eps", "status": "ok", "evidence": ""}]
-    report.cells[1]["error"] = "<script>alert(1)</script>"
-    report.cells[1]["status"] = "failed"
+    cells = [dataclasses.replace(c, flags=()) for c in report.cells]
+    cells[0] = dataclasses.replace(cells[0], flags=(
+        Flag("zero_gradients", "raised", "95% of samples <b>"),
+        Flag("success_rises_with_eps", "ok", "")))
+    cells[1] = dataclasses.replace(cells[1], error="<script>alert(1)</script>",
+                                   status="failed")
+    report.cells = cells
     html = render_html(report)
     assert 'id="flags-table"' in html and "1 sanity flag raised" in html
     # one badge in each matrix (success rate, adversarial accuracy)

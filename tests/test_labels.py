@@ -15,8 +15,8 @@ from bench.errors import ConfigError
 from bench.grid import expand_grid
 from bench.interfaces import Attack, AttackOutput, Dataset, DataSplit, Defense, Model, Params
 from bench.progress import RunProgress
+from bench.results.store import Store
 from bench.run.plan import plan_suite
-from bench.store import Store
 from bench.suite import validate_suite
 from tests.helpers import make_plugins, run_serially
 

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from bench.errors import ConfigError, StoreError
-from bench.flags import update_flags
 from bench.grid import transfer_id
 from bench.merge import GridOrder, _rank, merge, split_spec
-from bench.report import load_report
+from bench.results.model import load_report
+from bench.results.stats import update_stats
+from bench.results.store import Store
 from bench.shard import in_shard
-from bench.store import Store
 
 MODELS = ["cnn", "mlp"]
 DEFENSES = ["none", "distillation[temperature=10]"]
@@ -92,7 +92,7 @@ def write_run(path: Path, cells: list[dict[str, Any]], *, shard: str | None = No
     for c in cells:
         if c["cell_id"] not in skip:
             write_cell(store, run, c, "failed" if c["cell_id"] in failed else "ok")
-    update_flags(store, run)
+    update_stats(store, run)
     if status is not None:
         store.finish_run(run, status)
     store.close()
@@ -163,7 +163,7 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path):
 
 def test_provenance_is_the_first_inputs_and_times_span_the_shards(tmp_path, monkeypatch):
     times = iter(f"2024-01-01T00:00:{s:02d}+00:00" for s in range(60))
-    monkeypatch.setattr("bench.store.now_iso", lambda: next(times))
+    monkeypatch.setattr("bench.results.store.now_iso", lambda: next(times))
     a = tmp_path / "a.sqlite"
     b = tmp_path / "b.sqlite"
     write_run(b, shard_cells(1, 2), shard="1/2", tag="b")  # made first: the earliest start
@@ -367,7 +367,7 @@ def test_a_failure_while_writing_leaves_the_output_as_it_was(tmp_path, monkeypat
     def boom(store, run_id, plugins=None):
         raise RuntimeError("flags failed")
 
-    monkeypatch.setattr("bench.flags.update_flags", boom)
+    monkeypatch.setattr("bench.results.stats.update_stats", boom)
     with pytest.raises(RuntimeError, match="flags failed"):
         merge(out, [str(p) for p in shards])
     if existing:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.metrics import cell_metrics
+from bench.results.metrics import cell_metrics
 
 
 def logits_for(pred, k=4):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.metrics import cell_metrics, softmax
+from bench.results.metrics import cell_metrics, softmax
 
 
 def test_softmax_values_rows_and_stability():

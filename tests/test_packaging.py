@@ -14,7 +14,7 @@ def test_wheel_carries_the_default_suite_and_templates(tmp_path):
                     "-q", "-w", str(tmp_path), str(REPO_ROOT)], check=True, timeout=300)
     (wheel,) = tmp_path.glob("artbench-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"bench/suites/quickstart.yaml", "bench/templates/report.html.j2",
+    assert {"bench/suites/quickstart.yaml", "bench/render/templates/report.html.j2",
             "bench_builtin/__init__.py"} <= names
     assert not any(n.startswith(("plugins/", "tests/")) for n in names)
     # installed (without dependencies) away from the checkout, the default suite resolves

@@ -112,8 +112,8 @@ def test_a_run_whose_driver_is_alive_is_not_resumed(tmp_path):
     import pytest
 
     from bench.errors import StoreError
+    from bench.results.store import Store
     from bench.resume import find_run
-    from bench.store import Store
     from bench.suite import load_suite
 
     suite, _ = load_suite(TINY)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.report import load_report
-from bench.store import Store
+from bench.results.model import load_report
+from bench.results.store import Store
 
 ROW, OTHER = "model=cnn/defense=none", "model=cnn/defense=distillation"
 
@@ -69,7 +69,7 @@ def test_rows_without_samples_are_left_out(tmp_path):
 
 
 def test_without_a_store_there_is_nothing_to_compute(tmp_path):
-    from bench.report import RunReport
+    from bench.results.model import RunReport
 
     assert RunReport({}, [], [{"row_id": ROW, "attack_id": "a", "status": "ok",
                                "samples": 1, "id": 1}]).robust_accuracy() == {}

@@ -11,9 +11,9 @@ import pytest
 from bench.cache import ModelCache
 from bench.interfaces import Attack, AttackOutput, Dataset, DataSplit, Defense, Model
 from bench.progress import RunProgress
-from bench.report import load_report
+from bench.results.model import load_report
+from bench.results.store import Store
 from bench.run.plan import plan_suite
-from bench.store import Store
 from bench.suite import validate_suite
 from tests.helpers import make_plugins, run_serially
 

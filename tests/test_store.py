@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from bench.errors import StoreError
-from bench.report import load_report
-from bench.store import ADDED_COLUMNS, APPLICATION_ID, SCHEMA_VERSION, Store
+from bench.results.model import load_report
+from bench.results.store import ADDED_COLUMNS, APPLICATION_ID, SCHEMA_VERSION, Store
 
 
 def new_run(store: Store) -> int:
@@ -396,7 +397,7 @@ def test_a_running_run_whose_driver_is_gone_reads_as_interrupted(tmp_path):
     import os
     import socket
 
-    from bench.store import proc_start
+    from bench.results.store import proc_start
 
     path = tmp_path / "r.sqlite"
     store = Store(path)
@@ -535,8 +536,8 @@ def test_every_report_format_says_the_run_is_incomplete(tmp_path):
 
     from bench_builtin.reporters import Csv, Json, Markdown
 
-    from bench.benchjson import benchmark_json
-    from bench.html_report import render_report
+    from bench.render.benchjson import benchmark_json
+    from bench.render.html import render_report
 
     store = Store(tmp_path / "r.sqlite")
     planned = [cell(f"a{i}")["cell_id"] for i in range(13)]
@@ -555,7 +556,7 @@ def test_every_report_format_says_the_run_is_incomplete(tmp_path):
     data = json.loads(Json(Json.Params()).render(report))
     assert data["completeness"]["missing"] == planned[1:]
     assert data["completeness"]["incomplete"] is True
-    html = render_report(report, store)
+    html = render_report(report)
     assert 'id="incomplete"' in html and "12 of 13 cells missing" in html
     assert "<code>model=cnn/defense=none/attack=a10</code>" in html
     assert "and 2 more" in html
@@ -563,6 +564,6 @@ def test_every_report_format_says_the_run_is_incomplete(tmp_path):
     assert (bench["run_status"], bench["run_incomplete"]) == ("interrupted", True)
     store.finish_run(run, "finished")  # a complete run says nothing of the kind
     complete = load_report(store, run)
-    complete.run["planned"] = [planned[0]]
+    complete.run = dataclasses.replace(complete.run, planned=[planned[0]])
     assert "Incomplete" not in Markdown(Markdown.Params()).render(complete)
-    assert 'id="incomplete"' not in render_report(complete, store)
+    assert 'id="incomplete"' not in render_report(complete)

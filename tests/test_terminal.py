@@ -6,8 +6,8 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.report import RunReport
-from bench.terminal import attack_labels, print_report
+from bench.render.terminal import attack_labels, print_report
+from bench.results.model import RunReport
 
 # the quick start's attack ids (the parameterized ones differ only inside the brackets)
 ATTACKS = ["fgsm[eps=0.05]", "fgsm[eps=0.1]", "fgsm[eps=0.2]", "fgsm[eps=0.3]",

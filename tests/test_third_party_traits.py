@@ -25,11 +25,11 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_third_party_attack_gets_flags_like_a_built_in(store_path: Path) -> None:
-    from bench.report import load_report
-    from bench.store import Store
+    from bench.results.model import load_report
+    from bench.results.store import Store
 
     report = load_report(Store(store_path, readonly=True), None)
-    flags = {c["attack_id"]: {f["name"] for f in c["info"].get("flags", [])}
+    flags = {c["attack_id"]: {f.name for f in c.flags}
              for c in report.cells}
     # compared with the single-step FGSM of the same norm, eps and target, as BIM is
     assert "single-step-beats-iterative" in flags["tp-pgd[epsilon=0.1]"]
@@ -41,9 +41,9 @@ def test_third_party_attack_gets_flags_like_a_built_in(store_path: Path) -> None
 
 
 def test_third_party_attack_gets_an_eps_figure(store_path: Path) -> None:
-    from bench.html_report import _eps_sweeps
-    from bench.report import load_report
-    from bench.store import Store
+    from bench.render.html import _eps_sweeps
+    from bench.results.model import load_report
+    from bench.results.store import Store
 
     sweeps = _eps_sweeps(load_report(Store(store_path, readonly=True), None))
     assert [(s["family"], s["eps"]) for s in sweeps] == [("tp-pgd", [0.1, 0.3])]

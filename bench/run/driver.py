@@ -15,11 +15,11 @@ from bench.grid import Cell
 from bench.interrupts import catch_signals
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
+from bench.results.store import Store
 from bench.run.executor import Executor, Outcome, WorkerSpec
 from bench.run.plan import CellTask, Plan, RowTask
 from bench.run.sink import Sink
 from bench.run.work import CellResult, RowResult, Workspace
-from bench.store import Store
 
 
 @dataclass
@@ -105,10 +105,10 @@ class Driver:
         finally:
             self.executor.close()
             self.store.finish_run(run_id, status)
-            # flag what was stored, an interrupted run included
-            from bench.flags import update_flags
+            # flags, robust accuracy, verdicts of what was stored, an interrupted run included
+            from bench.results.stats import update_stats
 
-            update_flags(self.store, run_id, self.plugins)
+            update_stats(self.store, run_id, self.plugins)
             sink.notify("bench_run_end", run_id=run_id, status=status,
                         summary=dict(sink.counts))
         return RunResult(run_id, sink.counts)

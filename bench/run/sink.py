@@ -12,10 +12,10 @@ from rich.markup import escape
 from bench.grid import Cell, Component, transfer_id
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
+from bench.results.store import Store
 from bench.run.faults import PLUGIN_FAULTS, fault_text, instantiate
 from bench.run.plan import Plan
 from bench.run.work import CellResult, Measurement, RowResult
-from bench.store import Store
 
 
 def _labels(*components: Component) -> dict[str, str]:

@@ -21,9 +21,9 @@ from bench.diagnostics import row_diagnostics
 from bench.errors import AttackCheckError, BenchError, ConfigError, PluginError, PluginInitError
 from bench.grid import Cell
 from bench.interfaces import Attack, DataSplit
-from bench.metrics import cell_metrics
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
+from bench.results.metrics import cell_metrics
 from bench.run.faults import (
     PLUGIN_FAULTS,
     fault_text,

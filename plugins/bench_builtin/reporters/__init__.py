@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 from bench.interfaces import Params, Reporter
-from bench.report import RunReport, fmt_seconds, fmt_value
+from bench.results.metrics import fmt_seconds, fmt_value
+from bench.results.model import RunResults as RunReport
 
 
 class MarkdownParams(Params):
@@ -43,7 +44,7 @@ class Markdown(Reporter):
             [[e["model"], e["defense"], fmt_value(e["clean_accuracy"], "clean_accuracy"),
               *(fmt_value(e[a], metric) for a in report.attack_ids)]
              for e in report.matrix(metric)])
-        robust = report.robust_accuracy()
+        robust = report.robust
         if robust:
             lines += ["", "## Robust accuracy (per-sample worst case over the attacks on a row; "
                       "an upper bound)", ""]

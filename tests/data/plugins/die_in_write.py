@@ -6,7 +6,7 @@ import os
 import signal
 
 from bench import hookimpl
-from bench.store import Store
+from bench.results.store import Store
 
 _add_cell = Store.add_cell
 _calls = 0

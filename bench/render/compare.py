@@ -1,29 +1,36 @@
-"""Rendering of a ``Comparison``: terminal (rich), markdown and JSON."""
+"""``bench compare``: its command line, and the rendering of a ``Comparison``: terminal (rich),
+markdown and JSON."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import math
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.compare import RATE_METRICS, TIME_METRICS, Comparison, EntryDiff, MetricDiff
+from bench.errors import ExitCode
+from bench.results.compare import (
+    DEFAULT_METRICS,
+    RATE_METRICS,
+    TIME_METRICS,
+    Comparison,
+    Crossing,
+    EntryDiff,
+    MetricDiff,
+    check,
+    compare_runs,
+    fmt_change,
+    fmt_metric,
+    parse_threshold,
+    validate_metrics,
+)
 
-if TYPE_CHECKING:
-    from bench.compare import Crossing, Threshold
-
-
-def fmt_metric(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric in RATE_METRICS:
-        return f"{100 * value:.1f}%"
-    if metric in TIME_METRICS:
-        return f"{value:.3g}s"
-    return f"{value:.4g}"
+__all__ = ["add_arguments", "fmt_change", "fmt_metric", "print_terminal", "run", "to_json",
+           "to_markdown"]
 
 
 def _relative(a: float, b: float) -> str:
@@ -40,16 +47,6 @@ def fmt_delta(d: MetricDiff) -> str:
         return f"{100 * delta:+.1f} pt"
     unit = "s" if d.metric in TIME_METRICS else ""
     return f"{delta:+.3g}{unit}{_relative(d.a, d.b)}"
-
-
-def fmt_change(t: Threshold, a: float, b: float) -> str:
-    """The change in the unit the threshold is stated in."""
-    change = t.change(a, b)
-    if t.points:
-        return f"{change:+.1f} points"
-    if t.percent:
-        return f"{'+' if change > 0 else '-'}inf%" if math.isinf(change) else f"{change:+.1f}%"
-    return f"{change:+.4g}{'s' if t.metric in TIME_METRICS else ''}"
 
 
 def _lines(entries: list[EntryDiff], metrics: list[str]) -> list[tuple[str, str, str, str, str]]:
@@ -146,3 +143,51 @@ def to_json(c: Comparison, metrics: list[str], crossings: list[Crossing]) -> str
                            for e in c.status_changes],
         "failed": [x.message() for x in crossings],
     }, indent=2)
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_a", help="baseline run id (-2: the one before the latest)")
+    parser.add_argument("run_b", help="run compared against it (-1: the latest)")
+    parser.add_argument("--store", help="SQLite result store (default: $ARTBENCH_STORE or the "
+                        "per-user data directory)")
+    parser.add_argument("--fail-on", action="append", default=[], metavar="METRIC:THRESHOLD",
+                        help="exit 1 if crossed, e.g. success_rate:+5%% (points), "
+                        "clean_accuracy:-2%%, generate:+50%% (relative); repeatable")
+    parser.add_argument("--metric", action="append", default=[], metavar="M",
+                        help="metric to show (repeatable; default: the usual ones present)")
+    parser.add_argument("--format", "-f", default="terminal",
+                        choices=("terminal", "markdown", "json"))
+
+
+def run(args: argparse.Namespace, console: Any) -> int:
+    from bench.results.model import load_results
+    from bench.results.store import Store
+
+    thresholds = [parse_threshold(t) for t in args.fail_on]
+    store = Store(args.store, readonly=True)
+    if store.warning:
+        sys.stderr.write(f"warning: {store.warning}\n")
+    with store.reading():
+        comparison = compare_runs(load_results(store, args.run_a),
+                                  load_results(store, args.run_b))
+    validate_metrics([t.metric for t in thresholds], comparison, "--fail-on")
+    validate_metrics(args.metric, comparison, "--metric")
+    metrics = args.metric or [m for m in DEFAULT_METRICS if m in comparison.metric_names()]
+    crossings = check(comparison, thresholds)
+    for warning in comparison.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    if args.format == "json":
+        sys.stdout.write(to_json(comparison, metrics, crossings) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(to_markdown(comparison, metrics))
+    else:
+        print_terminal(comparison, metrics, console)
+    for c in crossings:
+        sys.stderr.write(f"FAIL {c.message()}\n")
+    if crossings:
+        sys.stderr.write(f"{len(crossings)} regression gate(s) failed\n")
+        return ExitCode.CELLS_FAILED
+    return ExitCode.OK

@@ -14,81 +14,62 @@ from typing import Any
 import jinja2
 import yaml
 
-from bench import plots
-from bench.errors import StoreError
-from bench.flags import (
+from bench.render import plots
+from bench.results.model import RunReport
+from bench.results.records import Cell
+from bench.results.stats import (
     ROW_FLAGS,
     attack_traits,
     defense_traits,
-    masking_verdicts,
     row_defense_traits,
 )
-from bench.report import RunReport
-from bench.store import Store, default_store_path
 
 TEMPLATES = Path(__file__).parent / "templates"
-#: flag statuses that mean "nothing to report"; anything else is shown as raised
-QUIET_FLAGS = {"ok", "pass", "passed", "quiet", "n/a", "skip", "skipped"}
 
 
-# ---- reading what the report object does not hold ---------------------------------------
+# ---- per-sample data, loaded lazily through the results model ---------------------------
 
 
-def load_target_histograms(store: Store, report: RunReport) -> dict[int, dict[str, Any]]:
-    """Per targeted cell (keyed by the cell's primary key): counts of adversarial predictions
-    per class, the target classes, and the number of classes (the same for the whole run)."""
+def load_target_histograms(report: RunReport) -> dict[int, dict[str, Any]]:
+    """Per targeted white-box cell (keyed by the cell's primary key): counts of adversarial
+    predictions per class, the target classes, and the number of classes (the same for the
+    whole run)."""
     out: dict[int, dict[str, Any]] = {}
-    for pk, pred, target, n in store.conn.execute(
-            "SELECT s.cell, s.adv_pred, s.target, COUNT(*) FROM samples s JOIN cells c "
-            "ON c.id = s.cell WHERE c.run_id = ? AND s.target IS NOT NULL "
-            "AND s.adv_pred IS NOT NULL GROUP BY s.cell, s.adv_pred, s.target",
-            (report.run["id"],)):
-        h = out.setdefault(pk, {"counts": defaultdict(int), "targets": set()})
-        h["counts"][pred] += n
-        h["targets"].add(target)
-    top = store.conn.execute(
-        "SELECT MAX(MAX(COALESCE(label, 0), COALESCE(clean_pred, 0), COALESCE(adv_pred, 0), "
-        "COALESCE(target, 0))) FROM samples s JOIN cells c ON c.id = s.cell WHERE c.run_id = ?",
-        (report.run["id"],)).fetchone()[0]
+    top = len(report.run.class_names or []) - 1
+    for cell in report.white_box:
+        samples = [x for x in report.samples(cell)
+                   if x.target is not None and x.adv_pred is not None]
+        if not samples:
+            continue
+        h = out.setdefault(cell.id, {"counts": defaultdict(int), "targets": set()})
+        for x in samples:
+            h["counts"][x.adv_pred] += 1
+            h["targets"].add(x.target)
+            top = max(top, x.label or 0, x.clean_pred or 0, x.adv_pred or 0, x.target or 0)
     for h in out.values():
-        h.update(targets=sorted(h["targets"]), classes=int(top or 0) + 1)
+        h.update(targets=sorted(h["targets"]), classes=top + 1)
     return out
 
 
-def load_examples(store: Store, report: RunReport) -> dict[int, list[dict[str, Any]]]:
+def load_examples(report: RunReport) -> dict[int, list[dict[str, Any]]]:
     """Per white-box cell (keyed by primary key): the kept example images with the label,
     clean and adversarial prediction and confidence, target and success of each."""
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for cell in report.white_box:
-        images = store.examples(cell["id"])
+        images = report.examples(cell)
         if not images:
             continue
-        per_sample = {r["idx"]: r for r in store.conn.execute(
-            "SELECT * FROM samples WHERE cell = ? AND idx < ?", (cell["id"], len(images)))}
+        per_sample = {x.idx: x for x in report.samples(cell)[: len(images)]}
         for i, (clean, adv) in enumerate(images):
-            s = per_sample.get(i)
-            out[cell["id"]].append({
+            x = per_sample.get(i)
+            out[cell.id].append({
                 "clean": clean, "adv": adv,
-                **{k: (s[k] if s is not None else None) for k in (
+                **{k: (getattr(x, k) if x is not None else None) for k in (
                     "label", "clean_pred", "adv_pred", "target", "success")},
-                "clean_conf": s["clean_confidence"] if s is not None else None,
-                "adv_conf": s["confidence"] if s is not None else None,
+                "clean_conf": x.clean_confidence if x is not None else None,
+                "adv_conf": x.confidence if x is not None else None,
             })
     return dict(out)
-
-
-def _store_for(report: RunReport) -> Store | None:
-    """The default store, if it holds this very run (``bench report`` opened it)."""
-    path = default_store_path()
-    if not path.exists():
-        return None
-    store = Store(path, readonly=True)
-    row = store.conn.execute("SELECT started FROM runs WHERE id = ?",
-                             (report.run["id"],)).fetchone()
-    if row is None or row[0] != report.run.get("started"):
-        store.close()
-        return None
-    return store
 
 
 # ---- the view model ---------------------------------------------------------------------
@@ -110,12 +91,9 @@ def _row_label(report: RunReport, row_id: str) -> str:
     return row["defense_id"] if len(models) == 1 else f"{row['model_id']} / {row['defense_id']}"
 
 
-def _flags(cell: dict[str, Any]) -> list[dict[str, Any]]:
-    flags = (cell.get("info") or {}).get("flags") or []
-    return [{"name": str(f.get("name", "?")), "status": str(f.get("status", "?")),
-             "evidence": f.get("evidence", ""),
-             "raised": str(f.get("status", "")).lower() not in QUIET_FLAGS}
-            for f in flags if isinstance(f, dict)]
+def _flags(cell: Cell) -> list[dict[str, Any]]:
+    return [{"name": f.name, "status": f.status, "evidence": f.evidence, "raised": f.raised}
+            for f in cell.flags]
 
 
 def _matrix(report: RunReport, metric: str, higher_is_better: bool = False,
@@ -387,7 +365,7 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
         "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True, robust=robust),
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "verdicts": [{**v, "row": _row_label(report, v["row_id"])}
-                     for v in masking_verdicts(report)],
+                     for v in report.verdicts],
         "sweeps": _eps_sweeps(report), "defense_sweeps": _defense_sweeps(report),
         "histograms": _histograms(report, hist or {}),
         "examples": _example_grids(report, examples or {}),
@@ -407,29 +385,15 @@ def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None
     return env.get_template("report.html.j2").render(**context(report, hist, examples, robust))
 
 
-def render_report(report: RunReport, store: Store | None = None) -> str:
-    """The run's page. ``store`` supplies the per-sample predictions and example images
-    (histograms, robust accuracy, example grids); without it the report's own store, else the
-    default store if it holds the run (opened read-only)."""
-    store = store or getattr(report, "_store", None)  # load_report may keep its store
-    db = store
-    if db is None:
-        try:
-            db = _store_for(report)
-        except StoreError:
-            db = None
-    try:
-        hist = load_target_histograms(db, report) if db is not None else {}
-        examples = load_examples(db, report) if db is not None else {}
-        robust = report.robust_accuracy(db) if db is not None else None
-    finally:
-        if store is None and db is not None:
-            db.close()
-    return render_html(report, hist, examples, robust)
+def render_report(report: RunReport) -> str:
+    """The run's page; per-sample predictions and example images (histograms, example grids)
+    are loaded through the results model."""
+    return render_html(report, load_target_histograms(report), load_examples(report),
+                       report.robust if report.loader is not None else None)
 
 
-def write_html(report: RunReport, path: Path, store: Store | None = None) -> None:
+def write_html(report: RunReport, path: Path) -> None:
     """Write the run's report to ``path`` (see ``render_report``)."""
-    text = render_report(report, store)
+    text = render_report(report)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

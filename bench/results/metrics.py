@@ -71,3 +71,22 @@ def cell_metrics(
     if targets is not None:
         per_sample["target"] = targets
     return metrics, per_sample
+
+
+#: metrics in [0, 1], shown as percentages
+PERCENT_METRICS = frozenset({"success_rate", "adv_accuracy", "clean_accuracy",
+                             "balanced_accuracy", "adv_confidence_mean"})
+
+
+def fmt_value(value: Any, metric: str = "success_rate") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if metric in PERCENT_METRICS:
+        return f"{100 * value:.1f}%"
+    return f"{value:.3g}"
+
+
+def fmt_seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}s"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError
-from bench.report import RunReport
+from bench.results.model import RunReport
 
 #: the pytest-benchmark version whose JSON schema this file follows
 SCHEMA_VERSION = "5.3.1"

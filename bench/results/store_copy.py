@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from bench.store import SCHEMA, Store
+from bench.results.store import SCHEMA, Store
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,13 @@ is marked, with the number of its missing cells.
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bench.errors import ConfigError, ExitCode
-from bench.report import RunReport, unknown_metric
+from bench.errors import ConfigError
+from bench.results.model import RunReport, unknown_metric
 from bench.suite import differing_fields
 
 #: metrics in [0, 1]: a ``%`` threshold on them is in percentage points
@@ -248,8 +246,6 @@ class Crossing:
     b: float | None = None
 
     def message(self) -> str:
-        from bench.compare_render import fmt_change, fmt_metric
-
         if self.threshold is None:
             why = f": {self.entry.error_b}" if self.entry.error_b else ""
             return (f"{self.entry.kind} {self.entry.id}: {self.entry.status_a} -> "
@@ -258,6 +254,26 @@ class Crossing:
         assert self.a is not None and self.b is not None
         return (f"{t.text} crossed by {self.entry.id}: {fmt_metric(t.metric, self.a)} -> "
                 f"{fmt_metric(t.metric, self.b)} ({fmt_change(t, self.a, self.b)})")
+
+
+def fmt_change(t: Threshold, a: float, b: float) -> str:
+    """The change in the unit the threshold is stated in."""
+    change = t.change(a, b)
+    if t.points:
+        return f"{change:+.1f} points"
+    if t.percent:
+        return f"{'+' if change > 0 else '-'}inf%" if math.isinf(change) else f"{change:+.1f}%"
+    return f"{change:+.4g}{'s' if t.metric in TIME_METRICS else ''}"
+
+
+def fmt_metric(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric in RATE_METRICS:
+        return f"{100 * value:.1f}%"
+    if metric in TIME_METRICS:
+        return f"{value:.3g}s"
+    return f"{value:.4g}"
 
 
 def validate_metrics(names: list[str], comparison: Comparison, what: str) -> None:
@@ -281,52 +297,3 @@ def check(comparison: Comparison, thresholds: list[Threshold]) -> list[Crossing]
                 out.append(Crossing(e, t, d.a, d.b))
     out += [Crossing(e, None) for e in comparison.rows + comparison.cells if e.regressed]
     return out
-
-
-# ---- command line ---------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a", help="baseline run id (-2: the one before the latest)")
-    parser.add_argument("run_b", help="run compared against it (-1: the latest)")
-    parser.add_argument("--store", help="SQLite result store (default: $ARTBENCH_STORE or the "
-                        "per-user data directory)")
-    parser.add_argument("--fail-on", action="append", default=[], metavar="METRIC:THRESHOLD",
-                        help="exit 1 if crossed, e.g. success_rate:+5%% (points), "
-                        "clean_accuracy:-2%%, generate:+50%% (relative); repeatable")
-    parser.add_argument("--metric", action="append", default=[], metavar="M",
-                        help="metric to show (repeatable; default: the usual ones present)")
-    parser.add_argument("--format", "-f", default="terminal",
-                        choices=("terminal", "markdown", "json"))
-
-
-def run(args: argparse.Namespace, console: Any) -> int:
-    from bench import compare_render
-    from bench.report import load_report
-    from bench.store import Store
-
-    thresholds = [parse_threshold(t) for t in args.fail_on]
-    store = Store(args.store, readonly=True)
-    if store.warning:
-        sys.stderr.write(f"warning: {store.warning}\n")
-    with store.reading():
-        comparison = compare_runs(load_report(store, args.run_a),
-                                  load_report(store, args.run_b))
-    validate_metrics([t.metric for t in thresholds], comparison, "--fail-on")
-    validate_metrics(args.metric, comparison, "--metric")
-    metrics = args.metric or [m for m in DEFAULT_METRICS if m in comparison.metric_names()]
-    crossings = check(comparison, thresholds)
-    for warning in comparison.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    if args.format == "json":
-        sys.stdout.write(compare_render.to_json(comparison, metrics, crossings) + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(compare_render.to_markdown(comparison, metrics))
-    else:
-        compare_render.print_terminal(comparison, metrics, console)
-    for c in crossings:
-        sys.stderr.write(f"FAIL {c.message()}\n")
-    if crossings:
-        sys.stderr.write(f"{len(crossings)} regression gate(s) failed\n")
-        return ExitCode.CELLS_FAILED
-    return ExitCode.OK

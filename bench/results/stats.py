@@ -1,4 +1,7 @@
-"""Evaluation sanity flags (Carlini et al. 2019; Athalye et al. 2018), per white-box cell.
+"""The statistics of a run, computed once when it ends (:func:`update_stats`) and stored:
+evaluation sanity flags per white-box cell (Carlini et al. 2019; Athalye et al. 2018), the
+worst-case robust accuracy per row, and masking verdicts. Renderers read them from the results
+model; they never compute them.
 
 Each flag is a named status (``warn`` when it fires, ``ok`` when checked and quiet) with its
 evidence. They are computed from stored results after a run, so old runs can be re-flagged.
@@ -17,9 +20,12 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from bench.report import RunReport, load_report
-from bench.store import Store
+from bench.results.model import RunResults, load_results
+from bench.results.records import Cell
+from bench.results.store import Store
 from bench.traits import AttackTraits, DefenseTraits
+
+RunReport = RunResults
 
 #: thresholds (fractions); see docs for the reasoning
 ZERO_GRADIENT = 0.05
@@ -56,22 +62,18 @@ def _without(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in keys}
 
 
-def attack_traits(cell: dict[str, Any]) -> AttackTraits | None:
+def _cell(cell: Cell | dict[str, Any]) -> Cell:
+    return cell if isinstance(cell, Cell) else Cell.from_dict(cell)
+
+
+def attack_traits(cell: Cell | dict[str, Any]) -> AttackTraits | None:
     """The attack traits stored with a cell (None: a run stored before traits existed, and no
     registered plugin to ask)."""
-    d = _stored_traits(cell, "attack")
-    return AttackTraits.from_dict(d) if d is not None else None
+    return _cell(cell).attack_traits
 
 
-def defense_traits(cell: dict[str, Any]) -> DefenseTraits | None:
-    d = _stored_traits(cell, "defense")
-    return DefenseTraits.from_dict(d) if d is not None else None
-
-
-def _stored_traits(cell: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    entry = (cell.get("plugins") or {}).get(kind)
-    d = entry.get("traits") if isinstance(entry, dict) else None
-    return d if isinstance(d, dict) else None
+def defense_traits(cell: Cell | dict[str, Any]) -> DefenseTraits | None:
+    return _cell(cell).defense_traits
 
 
 def row_defense_traits(report: RunReport, row_id: str) -> DefenseTraits | None:
@@ -147,14 +149,15 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
     return flags
 
 
-def cell_flags(report: RunReport, cell: dict[str, Any]) -> Iterator[Flag]:
+def cell_flags(report: RunReport, cell: Cell | dict[str, Any]) -> Iterator[Flag]:
     """Flags that compare a white-box cell with its neighbours in the same row."""
+    cell = _cell(cell)
     sr = _sr(cell)
     if math.isnan(sr):
         return
     params, name, traits = _attack(cell), cell["attack_name"], attack_traits(cell)
     same_row = [c for c in report.cells if c["row_id"] == cell["row_id"]
-                and c.get("source_row") is None and c is not cell and not math.isnan(_sr(c))]
+                and c.get("source_row") is None and c != cell and not math.isnan(_sr(c))]
     neighbours = [(c, t) for c in same_row if (t := attack_traits(c)) is not None]
     if traits is not None:
         yield from _budget_flags(report, cell, traits, params, name, neighbours)
@@ -230,13 +233,57 @@ def compute_flags(report: RunReport) -> dict[int, list[Flag]]:
     return out
 
 
-def update_flags(store: Store, run_id: int, plugins: Any = None) -> None:
-    """Compute and store the flags of ``run_id``; ``plugins`` (a loaded registry) supplies the
-    traits of cells stored before traits existed."""
-    report = load_report(store, run_id, plugins)
-    store.set_flags([(pk, name, status, evidence)
-                     for pk, flags in compute_flags(report).items()
-                     for name, status, evidence in flags])
+def update_stats(store: Store, run_id: int, plugins: Any = None) -> None:
+    """Compute and store the statistics of ``run_id`` (flags, robust accuracy, verdicts), in
+    one transaction; ``plugins`` (a loaded registry) supplies the traits of cells stored before
+    traits existed."""
+    import dataclasses
+
+    from bench.results.records import Flag as FlagRecord
+
+    results = load_results(store, run_id, plugins)
+    flags = compute_flags(results)
+    results.cells = [dataclasses.replace(c, flags=tuple(
+        FlagRecord(*f) for f in flags.get(c.id, []))) for c in results.cells]
+    store.set_stats(run_id, summary(results),
+                    [(pk, name, status, evidence) for pk, fl in flags.items()
+                     for name, status, evidence in fl])
+
+
+#: the earlier name of :func:`update_stats`
+update_flags = update_stats
+
+
+def summary(results: RunResults) -> dict[str, Any]:
+    """The run-level statistics stored beside the flags (which ``results`` must carry)."""
+    return {"robust_accuracy": robust_accuracy(results), "verdicts": masking_verdicts(results)}
+
+
+def robust_accuracy(results: RunResults) -> dict[str, dict[str, Any]]:
+    """Per row: accuracy under the per-sample worst case over every attack (white-box and
+    transfer) evaluated on it, over the samples all its cells share (RobustBench style).
+
+    Slow attacks often run on fewer samples, which makes that shared prefix small, so each
+    row also gets ``tiers``: for every distinct sample count n of its cells (ascending), the
+    worst case over the first n samples and the cells that ran on at least n of them (the
+    first tier is the headline; later tiers cover more samples with fewer attacks).
+    An upper bound on robustness: only the listed attacks were tried.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for rid in results.row_ids:
+        cells = [c for c in results.cells if c.row_id == rid and c.status == "ok" and c.samples]
+        correct = {c.id: [s.adv_pred == s.label and s.clean_pred == s.label
+                          for s in results.samples(c)] for c in cells}
+        tiers = []
+        for n in sorted({len(v) for v in correct.values()}):
+            covering = [v for v in correct.values() if len(v) >= n]
+            robust = [all(v[i] for v in covering) for i in range(n)]
+            if robust:
+                tiers.append({"samples": n, "attacks": len(covering),
+                              "robust_accuracy": sum(robust) / n})
+        if tiers:
+            out[rid] = {**tiers[0], "tiers": tiers}
+    return out
 
 
 def masking_verdicts(report: RunReport) -> list[dict[str, Any]]:

@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from bench.flags import ROW_FLAGS, masking_verdicts
-from bench.report import PERCENT_METRICS, RunReport, fmt_seconds, fmt_value
+from bench.results.metrics import PERCENT_METRICS, fmt_seconds, fmt_value
+from bench.results.model import RunResults as RunReport
+from bench.results.stats import ROW_FLAGS
 
 
 def _short(attack_id: str) -> str:
@@ -208,7 +209,7 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
     notice = report.incomplete_notice()
     if notice:
         console.print(f"[bold yellow]![/bold yellow] {escape(notice)}", highlight=False)
-    robust = report.robust_accuracy()
+    robust = report.robust
     if wide or not report.attack_ids:
         _print_wide(report, console, metric, robust)
     else:
@@ -225,7 +226,7 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
         for where, name, evidence in lines:
             console.print(f"  {escape(where)}: [yellow]{escape(name)}[/yellow] "
                           f"{escape(evidence)}", highlight=False)
-    for v in masking_verdicts(report):
+    for v in report.verdicts:
         console.print(f"[yellow]![/yellow] {escape(v['row_id'])}: {escape(v['text'])}",
                       highlight=False)
     if robust:
