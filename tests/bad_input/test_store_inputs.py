@@ -19,8 +19,8 @@ import pytest
 from tests.bad_input.harness import REPO_ROOT, Case, run_case, snapshot
 
 #: the metrics a finished tiny run's cells carry (``bench report --metric``'s choices)
-CELL_METRICS = ("adv_accuracy, adv_confidence_mean, clean_accuracy, l0_mean, l0_median, l2_mean, "
-                "l2_median, linf_mean, linf_median, samples, success_count, "
+CELL_METRICS = ("adv_accuracy, adv_confidence_mean, balanced_accuracy, clean_accuracy, l0_mean, "
+                "l0_median, l2_mean, l2_median, linf_mean, linf_median, samples, success_count, "
                 "success_denominator, success_rate")
 #: ``bench compare --metric``'s choices: cell metrics, timings and the row metrics
 COMPARE_METRICS = ("adv_accuracy, adv_confidence_mean, balanced_accuracy, clean_accuracy, "
