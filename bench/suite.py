@@ -123,6 +123,14 @@ class TransferRule(_Frozen):
     attack: str = "*"
 
 
+class ThreatModelSpec(_Frozen):
+    """A norm and a budget under which robust accuracy is reported (``{norm: inf, eps: 0.1}``;
+    ``eps`` in the data's units, for ``norm: 0`` a number of changed values)."""
+
+    norm: Literal["inf", 0, 1, 2]
+    eps: float = Field(gt=0, allow_inf_nan=False)
+
+
 class Suite(_Frozen):
     name: str = Field(min_length=1)
     description: str = ""
@@ -135,6 +143,9 @@ class Suite(_Frozen):
     exclude: list[ExcludeRule] = Field(default_factory=list)
     transfer: list[TransferRule] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    #: robust accuracy is reported per threat model (default: one per distinct bound of the
+    #: bounded attacks); reporting only, so a run can be resumed with others
+    threat_models: list[ThreatModelSpec] = Field(default_factory=list)
     #: seed of model initialisation and training
     seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
@@ -274,13 +285,17 @@ def load_suite(
 #: ``evaluation`` fields that limit how a run executes, not what it computes: runs that differ
 #: only in them are the same experiment (``--resume``, ``bench compare``, ``bench merge``)
 EXECUTION_FIELDS = ("cell_timeout", "max_cells")
+#: top-level fields that only change how results are reported
+REPORTING_FIELDS = ("threat_models",)
 
 
 def result_config(suite: dict[str, Any]) -> dict[str, Any]:
-    """A resolved suite (as stored, JSON) without its execution-only fields."""
-    evaluation = {k: v for k, v in suite.get("evaluation", {}).items()
-                  if k not in EXECUTION_FIELDS}
-    return {**suite, "evaluation": evaluation} if "evaluation" in suite else dict(suite)
+    """A resolved suite (as stored, JSON) without its execution-only and reporting fields."""
+    out = {k: v for k, v in suite.items() if k not in REPORTING_FIELDS}
+    if "evaluation" in suite:
+        out["evaluation"] = {k: v for k, v in suite["evaluation"].items()
+                             if k not in EXECUTION_FIELDS}
+    return out
 
 
 def differing_fields(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -64,6 +64,9 @@ class RunResults:
     cells: list[Cell]
     robust: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    #: robust accuracy per threat model and robustness curves
+    #: (:func:`bench.results.stats.threat_models`)
+    threats: dict[str, Any] = field(default_factory=dict)
     loader: Callable[[int], list[Sample]] | None = field(default=None, repr=False)
     images: Callable[[int], list[tuple[Any, Any]]] | None = field(default=None, repr=False)
     attack_ids: list[str] = field(default_factory=list)
@@ -222,6 +225,7 @@ class RunResults:
             cells.append(d)
         return {"run": self.run.to_dict(), "rows": [r.to_dict() for r in self.rows],
                 "cells": cells, "robust_accuracy": self.robust, "verdicts": self.verdicts,
+                "threat_models": self.threats,
                 "completeness": self.completeness()}
 
 
@@ -264,6 +268,9 @@ def load_results(store: Store, run: int | str | None, plugins: Any = None) -> Ru
         stored = stats.summary(results)
     results.robust = stored.get("robust_accuracy") or {}
     results.verdicts = stored.get("verdicts") or []
+    if "threat_models" not in stored:  # stored before threat models were: computed now
+        stored = {**stored, "threat_models": stats.threat_models(results)}
+    results.threats = stored["threat_models"]
     return results
 
 

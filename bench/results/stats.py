@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from bench.results import threat
 from bench.results.model import RunResults, load_results
 from bench.results.records import Cell
 from bench.results.store import Store
@@ -256,7 +257,23 @@ update_flags = update_stats
 
 def summary(results: RunResults) -> dict[str, Any]:
     """The run-level statistics stored beside the flags (which ``results`` must carry)."""
-    return {"robust_accuracy": robust_accuracy(results), "verdicts": masking_verdicts(results)}
+    return {"robust_accuracy": robust_accuracy(results), "verdicts": masking_verdicts(results),
+            "threat_models": threat_models(results)}
+
+
+def threat_models(results: RunResults) -> dict[str, Any]:
+    """Robust accuracy per row and threat model (the suite's ``threat_models``, else one per
+    distinct bound that ran) and each row's robustness curve per norm (see
+    :mod:`bench.results.threat`)."""
+    tms = threat.declared(results.run.suite) or threat.implied(results.cells)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for rid in results.row_ids:
+        cells = [c for c in results.cells if c.row_id == rid and c.status == "ok" and c.samples]
+        rows[rid] = [threat.accuracy(cells, results.samples, tm) for tm in tms]
+        norms = dict.fromkeys(tm.norm for tm in tms)
+        curves[rid] = [cv for n in norms if (cv := threat.curve(cells, results.samples, n))]
+    return {"models": [tm.to_dict() for tm in tms], "rows": rows, "curves": curves}
 
 
 def robust_accuracy(results: RunResults) -> dict[str, dict[str, Any]]:
