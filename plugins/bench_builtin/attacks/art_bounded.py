@@ -53,17 +53,45 @@ def untargeted_only(name: str, target: Any) -> Any:
     return target
 
 
+class DlrLoss:
+    """Croce & Hein's difference of logits ratio, ``-(z_y - max_{i != y} z_i) / (z_1 - z_3)``
+    (sorted logits z_1 >= z_2 >= z_3), vectorised: ART's own TF2 version loops over the
+    batch in Python (about 1 s per APGD step on 50 digits here). 1e-12 in the denominator
+    as in Croce & Hein's code (ART has none). ``reduction`` is set by ART's ``compute_loss``."""
+
+    def __init__(self) -> None:
+        self.reduction = "mean"
+
+    def __call__(self, y_true: Any, logits: Any) -> Any:
+        import tensorflow as tf
+
+        y_true = tf.cast(y_true, logits.dtype)
+        top = tf.sort(logits, axis=1, direction="DESCENDING")
+        z_y = tf.reduce_sum(logits * y_true, axis=1)
+        z_other = tf.reduce_max(tf.where(y_true > 0, tf.float32.min, logits), axis=1)
+        dlr = -(z_y - z_other) / (top[:, 0] - top[:, 2] + 1e-12)
+        if self.reduction == "none":
+            return dlr
+        return tf.reduce_sum(dlr) if self.reduction == "sum" else tf.reduce_mean(dlr)
+
+
 def apgd_estimator(model: Any, num_classes: int, input_shape: tuple[int, ...],
                    clip_values: tuple[float, float], loss: str) -> Any:
     """The classifier ART's APGD attacks for ``loss`` ("ce" or "dlr"), cached per model."""
     from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import TensorFlowV2Classifier
 
     key = (loss, num_classes, tuple(input_shape), tuple(float(c) for c in clip_values))
     per_model = _APGD_ESTIMATORS.setdefault(model, {})
     if key not in per_model:
         base = art_classifier(model, num_classes, input_shape, clip_values)
-        per_model[key] = AutoProjectedGradientDescent(
-            base, loss_type=ART_LOSS[loss], verbose=False).estimator
+        if loss == "dlr":
+            per_model[key] = TensorFlowV2Classifier(
+                model=model, nb_classes=num_classes, input_shape=input_shape,
+                loss_object=DlrLoss(), clip_values=clip_values)
+        else:
+            per_model[key] = AutoProjectedGradientDescent(
+                base, loss_type=ART_LOSS[loss], verbose=False).estimator
     return per_model[key]
 
 
