@@ -37,7 +37,7 @@ PROBE = """JSON.stringify({
   title: document.title,
   sections: [...document.querySelectorAll('main > section')].map(s => s.id),
   matrixRows: document.querySelectorAll('#success-matrix tbody tr').length,
-  robust: [...document.querySelectorAll('#accuracy-matrix td.robust')].map(td => td.innerText),
+  robust: [...document.querySelectorAll('#threats td.robust')].map(td => td.innerText),
   matrixHeads: [...document.querySelectorAll('#success-matrix thead th.attack')].map(t => t.title),
   heatCells: document.querySelectorAll('#success-matrix td.heat[data-value]').length,
   failedCells: document.querySelectorAll('#success-matrix td.failed').length,
@@ -219,7 +219,7 @@ def test_report_is_self_contained(report_html: Path) -> None:
     parser.feed(text)
     assert parser.refs and all(r.startswith("data:image/svg+xml;base64,") for r in parser.refs)
     assert "<script" not in text.lower()
-    for section in ('id="matrix"', 'id="eps"', 'id="defense-sweep"', 'id="targeted"',
+    for section in ('id="threats"', 'id="matrix"', 'id="eps"', 'id="defense-sweep"', 'id="targeted"',
                     'id="examples"', 'id="timings"', 'id="provenance"'):
         assert section in text
 
@@ -233,12 +233,13 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     assert page["title"] == "artbench run 1: tiny"
     # "flags" appears only when the run recorded sanity flags
     assert [s for s in page["sections"] if s != "flags"] == [
-        "matrix", "eps", "defense-sweep", "targeted", "examples", "timings", "provenance"]
+        "threats", "matrix", "eps", "defense-sweep", "targeted", "examples", "timings", "provenance"]
     # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM), each
     # attack white-box and transferred from the undefended row (not evaluated on itself)
     assert page["matrixRows"] == 3
-    # worst case per row: first tier over all attacks (targeted BIM and transfer included)
-    assert len(page["robust"]) == 3 and all("%" in r and "n=" in r for r in page["robust"])
+    # robust accuracy per row and threat model (none declared: the bounds that ran, L-inf 0.1,
+    # 0.2 and 0.3), with its tiers, in place of the matrix's worst-case column
+    assert len(page["robust"]) == 3 * 3 and all("%" in r and "n=" in r for r in page["robust"])
     assert page["matrixHeads"] == [h for a in ("fgsm[eps=0.1]", "fgsm[eps=0.3]", "broken", "bim")
                                    for h in (a, f"{a} \u2190 cnn/none")]
     assert page["heatCells"] == page["colouredCells"] == 9 + 6
@@ -247,7 +248,7 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     # the distillation temperature (the defense's declared sweep axis), histograms for the 3
     # white-box targeted cells, one example grid per row
     figures = [i["figure"] for i in page["images"]]
-    assert figures == (["eps-1", "eps-2", "defense-sweep-1"] + ["plot histogram"] * 3
+    assert figures == (["curve-1", "eps-1", "eps-2", "defense-sweep-1"] + ["plot histogram"] * 3
                        + ["plot examples"] * 3)
     assert all(i["loaded"] and i["width"] > 200 for i in page["images"]), page["images"]
     assert "distillation" in page["suite"] and page["scripts"] == 0

@@ -15,6 +15,7 @@ import jinja2
 import yaml
 
 from bench.render import plots
+from bench.render.threats import threat_context
 from bench.results.model import RunReport
 from bench.results.records import Cell
 from bench.results.stats import (
@@ -358,11 +359,13 @@ def context(report: RunReport, hist: dict[int, dict[str, Any]] | None = None,
                 flags.append({"cell_id": f"{c['row_id']} (every cell)", **f})
             else:
                 flags.append({"cell_id": c["cell_id"], **f})
-    run = report.run
+    run, threats = report.run, threat_context(report)
     return {
         "run": run, "failures": report.failures(), "completeness": report.completeness(),
         "success": _matrix(report, "success_rate"),
-        "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True, robust=robust),
+        "accuracy": _matrix(report, "adv_accuracy", higher_is_better=True,
+                            robust=None if threats else robust),
+        "threats": threats,
         "flags": flags, "raised_flags": sum(f["raised"] for f in flags),
         "verdicts": [{**v, "row": _row_label(report, v["row_id"])}
                      for v in report.verdicts],

@@ -121,6 +121,25 @@ def line_panels(panels: Sequence[tuple[str, Series]], xlabel: str,
         return _svg(fig)
 
 
+def step_curves(series: Series, xlabel: str, ylabel: str) -> str:
+    """Right-continuous, non-increasing step functions (robustness curves): one line per label,
+    ``(xs, ys)`` the value from each x on; automatic x ticks (the steps can be many)."""
+    names = list(series)
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        right = max((max(xs) for xs, _ in series.values() if xs), default=1.0) * 1.05 or 1.0
+        for i, (label, (xs, ys)) in enumerate(series.items()):
+            ax.step([*xs, right], [*ys, ys[-1]], where="post", linewidth=1.6, label=label,
+                    color=cmap(i % cmap.N))
+        _percent_axis(ax, ylabel)
+        ax.set_xlim(0, right)
+        ax.set_xlabel(xlabel)
+        fig.legend(loc="lower center", ncol=min(len(names), 3), bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout()
+        return _svg(fig)
+
+
 def class_histogram(counts: Sequence[int], targets: Sequence[int],
                     labels: Sequence[str] | None = None) -> str:
     """Bar chart of how many samples were predicted as each class; target classes in red."""

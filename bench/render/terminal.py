@@ -41,6 +41,31 @@ def _robust_text(r: dict | None) -> str:
         for t in r["tiers"])
 
 
+def _tier_text(t: dict) -> str:
+    acc = t.get("robust_accuracy")
+    return "-" if acc is None else f"{100 * acc:.1f} ({t['samples']}, {t['attacks']})"
+
+
+def threat_columns(report: RunReport) -> tuple[list[str], dict[str, list[str]]] | None:
+    """Headers (``L-inf 0.1``) and, per row, the robust accuracy under each threat model with
+    its tiers (``% (samples, attacks)``, one line per tier); None when there are none."""
+    threats = report.threats or {}
+    models = threats.get("models") or []
+    if not models:
+        return None
+    cells = {}
+    for rid in report.row_ids:
+        entries = (threats.get("rows") or {}).get(rid) or []
+        cells[rid] = ["\n".join(_tier_text(t) for t in e["tiers"]) or "-" for e in entries]
+        cells[rid] += ["-"] * (len(models) - len(cells[rid]))
+    return [m["label"] for m in models], cells
+
+
+THREAT_NOTE = ("Robust accuracy (%) per threat model (samples, attacks within the budget; "
+               "minimum-norm attacks count their examples within it); more lines cover more "
+               "samples with fewer attacks. An upper bound: only the attacks listed were tried.")
+
+
 def _matrix_cells(report: RunReport, metric: str, source_row: str | None,
                   compact: bool = False) -> list[list[str]]:
     """Formatted values; ``compact``: percentages without the % sign, flag mark attached."""
@@ -68,7 +93,11 @@ def _matrix_table(report: RunReport, metric: str, title: str,
     table.add_column("model")
     table.add_column("defense")
     table.add_column("clean acc", justify="right")
-    if robust is not None:
+    threats = threat_columns(report) if robust is not None else None
+    if threats is not None:
+        for label in threats[0]:
+            table.add_column(f"robust acc\n{escape(label)}", justify="right")
+    elif robust is not None:
         table.add_column("robust acc\n(worst case)", justify="right")
     for aid in report.attack_ids:
         table.add_column(_short(aid), justify="right")
@@ -76,7 +105,9 @@ def _matrix_table(report: RunReport, metric: str, title: str,
                               _matrix_cells(report, metric, source_row), strict=True):
         first = [escape(e["model"]), escape(e["defense"]),
                  fmt_value(e["clean_accuracy"], "clean_accuracy")]
-        if robust is not None:
+        if threats is not None:
+            first.extend(threats[1][rid])
+        elif robust is not None:
             first.append(_robust_text(robust.get(rid)))
         table.add_row(*first, *values)
     return table
@@ -146,10 +177,16 @@ def _print_compact(report: RunReport, console: Console, metric: str,
     rows = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for header, justify in heads:
         rows.add_column(header, justify=justify)  # type: ignore[arg-type]
-    rows.add_column("robust acc (worst case)", justify="right")
+    threats = threat_columns(report)
+    if threats is not None:
+        for label in threats[0]:
+            rows.add_column(escape(label), justify="right")
+    else:
+        rows.add_column("robust acc (worst case)", justify="right")
     for rid, head in zip(report.row_ids, head_cells, strict=True):
-        rows.add_row(*head, _robust_text(robust.get(rid)))
-    if robust:
+        rows.add_row(*head, *(threats[1][rid] if threats is not None
+                              else [_robust_text(robust.get(rid))]))
+    if robust or threats is not None:
         console.print(f"[bold]rows{of_model}[/bold]", highlight=False)
         console.print(rows)
     unit = " (%)" if metric in PERCENT_METRICS else ""
@@ -229,7 +266,9 @@ def print_report(report: RunReport, console: Console, metric: str = "success_rat
     for v in report.verdicts:
         console.print(f"[yellow]![/yellow] {escape(v['row_id'])}: {escape(v['text'])}",
                       highlight=False)
-    if robust:
+    if threat_columns(report) is not None:
+        console.print(THREAT_NOTE, highlight=False)
+    elif robust:
         console.print("Robust accuracy is an upper bound: the per-sample worst case over the "
                       "attacks listed, not a guarantee.", highlight=False)
     for cell_id, error in report.failures():

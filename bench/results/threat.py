@@ -20,7 +20,7 @@ accuracy here it is an upper bound: only the attacks listed were tried.
 The curve of a row and a norm (a security evaluation curve, Biggio & Roli 2018) is robust
 accuracy as a function of the budget: per sample, the smallest budget at which some attack is
 known to fool it (a bounded attack's bound, a minimum-norm attack's measured norm, 0 for a
-clean error), over the samples every counting cell shares.
+clean error), every sample under the attacks that ran on it.
 """
 
 from __future__ import annotations
@@ -128,23 +128,25 @@ def accuracy(cells: list[Cell], samples: Any, tm: ThreatModel) -> dict[str, Any]
 
 def curve(cells: list[Cell], samples: Any, norm: Any) -> dict[str, Any] | None:
     """Robust accuracy versus budget in ``norm`` for one row: ``points`` [(eps, accuracy)] at
-    every budget where it changes, over the ``samples`` every counting cell shares."""
+    every budget where it changes. Every sample counts, under every attack that ran on it
+    (slow attacks run on fewer samples); ``samples`` is their number, ``attacks`` the number
+    of cells counted."""
     key = norm_key(norm)
     everything = ThreatModel(key, math.inf)
     counting = [(c, s) for c, _, s in _counting(cells, samples, everything) if s]
     if not counting or key not in MEASURED:
         return None
-    n = min(len(s) for _, s in counting)
+    n = max(len(s) for _, s in counting)
     radius = []
     for i in range(n):
-        first = counting[0][1][i]
+        here = [(c, s[i]) for c, s in counting if len(s) > i]
+        first = here[0][1]
         r = 0.0 if first.clean_pred != first.label else math.inf
-        for c, s in counting:
+        for c, si in here:
             t = c.attack_traits
-            if r == 0.0 or s[i].adv_pred is None or s[i].adv_pred == s[i].label:
+            if r == 0.0 or si.adv_pred is None or si.adv_pred == si.label:
                 continue
-            size = t.eps if t is not None and t.eps is not None else getattr(
-                s[i], MEASURED[key])
+            size = t.eps if t is not None and t.eps is not None else getattr(si, MEASURED[key])
             if size is not None:
                 r = min(r, float(size))
         radius.append(r)
