@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", "-f", default="terminal",
                      help="terminal (default) or a reporter plugin: markdown, csv, json, ...")
     rep.add_argument("--output", "-o", help="write to this file instead of stdout")
+    rep.add_argument("--opt", dest="opts", action="append", default=[], metavar="KEY=VALUE",
+                     help="an option of the reporter (-f), value as YAML, e.g. digits=2")
     rep.add_argument("--metric", default="success_rate",
                      help="matrix metric: success_rate, adv_accuracy, l2_mean, ...")
     rep.add_argument("--wide", action="store_true", help="full attack ids as column headers "
@@ -242,7 +244,8 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
     for col in ("plugin", "distribution", "version", "provides"):
         table.add_column(col)
     for p in plugins.loaded:
-        provides = "; ".join(f"{k}s: {', '.join(v)}" for k, v in p.provides.items())
+        provides = "; ".join([*(f"{k}s: {', '.join(v)}" for k, v in p.provides.items()),
+                              *([f"hooks: {', '.join(p.hooks)}"] if p.hooks else [])])
         table.add_row(*map(escape, (p.name, p.distribution, p.version, provides)))
     console.print(table)
     classes = Table(title="registered classes")
@@ -323,6 +326,7 @@ def _write_text(option: str, path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from bench.render.reporters import parse_options, run_reporter
     from bench.render.terminal import print_report
     from bench.results.model import check_metric, load_results
     from bench.results.store import Store
@@ -332,12 +336,19 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         _check_output(option, value)
     if args.format == "terminal" and args.output and not (args.html or args.benchmark_json):
         raise ConfigError("--output needs --format markdown, csv, json or another reporter")
+    if args.opts and (args.format == "terminal" or args.html or args.benchmark_json):
+        raise ConfigError("--opt needs --format with a reporter plugin (markdown, csv, ...)")
+    # reporters are plugins; the registered plugins also give traits to cells stored before
+    # traits were (the HTML figures). Options are checked before the store is opened.
+    plugins = _load_plugins(args) if args.html or args.format != "terminal" else None
+    reporter = None
+    if plugins is not None and args.format != "terminal" and not (args.html
+                                                                   or args.benchmark_json):
+        cls = plugins.registry("reporter").get(args.format)
+        reporter = (cls, parse_options(cls, args.opts, args.metric))
     store = Store(args.store, readonly=True)
     _store_warning(store)
     with store.reading():
-        # reporters are plugins; the registered plugins also give traits to cells stored
-        # before traits were (the HTML figures)
-        plugins = _load_plugins(args) if args.html or args.format != "terminal" else None
         report = load_results(store, args.run, plugins)
         check_metric(report, args.metric)
         if args.html or args.benchmark_json:
@@ -345,24 +356,13 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         if args.format == "terminal":
             print_report(report, console, args.metric, wide=args.wide)
             return ExitCode.OK
-        assert plugins is not None
-        cls = plugins.registry("reporter").get(args.format)
-        params = {"metric": args.metric} if "metric" in cls.Params.model_fields else {}
-        try:
-            text = cls(cls.Params.model_validate(params)).render(report)
-        except BenchError:
-            raise
-        except Exception as exc:  # a reporter plugin's bug: name it, no traceback
-            raise PluginError(f"reporter '{args.format}' failed: {type(exc).__name__}: {exc}"
-                              ) from None
-        if not isinstance(text, str):
-            raise PluginError(f"reporter '{args.format}' returned {type(text).__name__}, "
-                              "not text")
+        assert plugins is not None and reporter is not None
+        text = run_reporter(reporter[0], reporter[1], report,
+                            Path(args.output) if args.output else None)
     if args.output:
-        _write_text("--output", Path(args.output), text)
         console.print(f"wrote {args.output}", highlight=False, markup=False)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(text or "")
     return ExitCode.OK
 
 

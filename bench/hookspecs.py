@@ -12,7 +12,7 @@ import pluggy
 from bench import PROJECT
 
 if TYPE_CHECKING:
-    from bench.interfaces import Attack, Dataset, Defense, Model, Reporter
+    from bench.interfaces import Attack, Dataset, Defense, Model, Reporter, Tracker
     from bench.run.executor import Executor
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -54,6 +54,12 @@ def bench_register_executors() -> list[type[Executor]]:
     plugin provides: subclasses of :class:`bench.run.executor.Executor`."""
 
 
+@hookspec
+def bench_register_trackers() -> list[type[Tracker]]:
+    """Return the tracker classes this plugin provides (:class:`bench.interfaces.Tracker`),
+    which a suite turns on with ``trackers: [{name: NAME, params: {...}}]``."""
+
+
 # --------------------------------------------------------------------------------------------
 # Run lifecycle: observers (trackers, live reporters). Return values are ignored.
 # --------------------------------------------------------------------------------------------
@@ -65,10 +71,25 @@ def bench_run_start(run_id: int, suite: dict[str, Any], cell_ids: list[str]) -> 
 
 
 @hookspec
-def bench_cell_finished(run_id: int, cell_id: str, status: str, metrics: dict[str, Any]) -> None:
-    """Called after each cell, whether it passed (``status == "ok"``) or failed."""
+def bench_cell_finished(run_id: int, cell_id: str, status: str, metrics: dict[str, Any],
+                        error: str | None, timings: dict[str, float],
+                        flags: list[dict[str, Any]], params: dict[str, dict[str, Any]],
+                        traits: dict[str, dict[str, Any]], row_id: str, attack_id: str,
+                        source_row: str | None) -> None:
+    """Called after each cell is stored, whether it passed (``status == "ok"``) or failed
+    (``failed``, ``crashed``, ``timeout``; ``error`` says why in one line, else None).
+    ``metrics`` and ``timings`` (seconds per phase) as stored; ``flags`` is empty (flags are
+    computed at the end of the run: ``bench_run_end``'s ``stats["flags"]``); ``params`` and
+    ``traits``: kind -> the resolved parameters / declared traits of the cell's plugins;
+    ``source_row``: for a transfer cell, the row whose examples were evaluated. An
+    implementation may take any subset of these arguments (pluggy passes the ones it names),
+    so ``bench_cell_finished(run_id, cell_id, status, metrics)`` keeps working."""
 
 
 @hookspec
-def bench_run_end(run_id: int, status: str, summary: dict[str, Any]) -> None:
-    """Called once after the last cell (also after an interruption), with counts per status."""
+def bench_run_end(run_id: int, status: str, summary: dict[str, Any],
+                  stats: dict[str, Any]) -> None:
+    """Called once after the last cell (also after an interruption), with counts per status
+    (``summary``) and the run's stored statistics (``stats``: ``threat_models`` with robust
+    accuracy per row and threat model, ``robust_accuracy``, ``verdicts``, ``flags`` per cell
+    id; empty if they could not be computed)."""

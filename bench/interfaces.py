@@ -12,6 +12,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -24,7 +25,7 @@ from bench.traits import AttackTraits, DefenseTraits
 __all__ = [
     "UNDEFENDED", "Attack", "AttackOutput", "AttackParams", "AttackTraits", "BatchTransform",
     "DataSplit", "Dataset", "Defense", "DefenseTraits", "Model", "Params", "Plugin", "Reporter",
-    "TargetSpec", "Trainer",
+    "TargetSpec", "Tracker", "Trainer",
 ]
 
 if TYPE_CHECKING:  # keep TensorFlow out of import time for `bench --help`
@@ -340,11 +341,54 @@ class Attack(Plugin):
 
 
 class Reporter(Plugin):
-    """Renders a stored run into a file format (markdown, CSV, JSON, ...)."""
+    """Renders a run's results (:class:`bench.results.model.RunResults`) into a format.
+
+    ``bench report -f NAME [-o FILE] [--opt KEY=VALUE ...]``: each ``--opt`` value is read as
+    YAML and the whole set validated against :attr:`Options` (a frozen :class:`Params` model:
+    unknown keys refused, strict types); a reporter declaring an ``Options`` field ``metric``
+    gets ``--metric`` unless ``--opt metric=...`` is given. The host calls :meth:`write` with
+    ``-o FILE``, else prints :meth:`render`'s text. A reporter that writes more than one file,
+    or bytes, overrides :meth:`write` (sets ``needs_output`` when it cannot print at all).
+
+    Reporters written for ``render(self, report)`` (one argument) still work: the host passes
+    only the results, and the options are ``self.params``.
+    """
 
     extension: ClassVar[str] = "txt"
+    #: the reporter's options (``--opt KEY=VALUE``); also ``self.params``
+    Options: ClassVar[type[_BaseParams]] = _BaseParams
+    #: True when the reporter only writes files (``-o FILE`` required)
+    needs_output: ClassVar[bool] = False
 
-    def render(self, report: Any) -> str:
-        """Render a :class:`bench.results.model.RunReport` to text."""
+    def render(self, results: Any, options: Any) -> str:
+        """The report as text (printed, or written to ``-o FILE`` by :meth:`write`)."""
         raise NotImplementedError
 
+    def write(self, results: Any, options: Any, path: Path) -> None:
+        """Write the report to ``path`` (``-o FILE``; its folder exists). The default writes
+        :meth:`render`'s text as UTF-8; override it to write bytes or several files (e.g.
+        figures beside ``path``)."""
+        path.write_text(self.render(results, options), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Trackers
+# --------------------------------------------------------------------------------------------
+
+
+class Tracker(Plugin):
+    """Follows a run as it happens (experiment trackers, logs, dashboards), configured in the
+    suite: ``trackers: [{name: jsonl, params: {path: runs.jsonl}}]``. Instantiated by the
+    driver with its validated ``Params``; called in the driver process only, after each store
+    write. A method that raises costs one warning, not the run. The events are the frozen
+    dataclasses of :mod:`bench.tracking` (the same data the lifecycle hooks receive)."""
+
+    def run_start(self, event: Any) -> None:
+        """Before the first cell: a :class:`bench.tracking.RunStarted`."""
+
+    def cell_finished(self, event: Any) -> None:
+        """After each cell is stored, ``ok`` or not: a :class:`bench.tracking.CellFinished`."""
+
+    def run_end(self, event: Any) -> None:
+        """After the run's statistics are stored (also after an interruption): a
+        :class:`bench.tracking.RunEnded`."""

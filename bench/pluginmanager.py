@@ -34,6 +34,7 @@ REGISTRATION_HOOKS = {
     "attack": "bench_register_attacks",
     "reporter": "bench_register_reporters",
     "executor": "bench_register_executors",
+    "tracker": "bench_register_trackers",
 }
 
 
@@ -45,6 +46,9 @@ class LoadedPlugin:
     distribution: str
     version: str
     provides: dict[str, list[str]] = field(default_factory=dict)
+    #: the lifecycle hooks it implements (``bench_cell_finished``, ...): what a hook-only
+    #: plugin provides
+    hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -245,6 +249,10 @@ def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -
                 registries[kind].add(cls, provider)
                 if impl.plugin_name in loaded:
                     loaded[impl.plugin_name].provides.setdefault(kind, []).append(cls.name)
+    for plugin in loaded.values():
+        module = pm.get_plugin(plugin.name)
+        plugin.hooks = sorted(c.name for c in pm.get_hookcallers(module) or []
+                              if c.name not in REGISTRATION_HOOKS.values())
     for reg in registries.values():
         reg.freeze()
     return Plugins(pm, registries, list(loaded.values()))

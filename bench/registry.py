@@ -11,7 +11,7 @@ from bench.interfaces import Plugin
 
 P = TypeVar("P", bound=Plugin)
 
-KINDS = ("dataset", "model", "defense", "attack", "reporter", "executor")
+KINDS = ("dataset", "model", "defense", "attack", "reporter", "executor", "tracker")
 
 
 class Registry(Generic[P]):

@@ -146,6 +146,9 @@ class Suite(_Frozen):
     #: robust accuracy is reported per threat model (default: one per distinct bound of the
     #: bounded attacks); reporting only, so a run can be resumed with others
     threat_models: list[ThreatModelSpec] = Field(default_factory=list)
+    #: tracker plugins that follow the run (``{name: jsonl, params: {path: runs.jsonl}}``);
+    #: observation only, so a run can be resumed with others
+    trackers: list[ComponentSpec] = Field(default_factory=list)
     #: seed of model initialisation and training
     seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
@@ -286,7 +289,7 @@ def load_suite(
 #: only in them are the same experiment (``--resume``, ``bench compare``, ``bench merge``)
 EXECUTION_FIELDS = ("cell_timeout", "max_cells")
 #: top-level fields that only change how results are reported
-REPORTING_FIELDS = ("threat_models",)
+REPORTING_FIELDS = ("threat_models", "trackers")
 
 
 def result_config(suite: dict[str, Any]) -> dict[str, Any]:

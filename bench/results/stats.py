@@ -234,10 +234,10 @@ def compute_flags(report: RunReport) -> dict[int, list[Flag]]:
     return out
 
 
-def update_stats(store: Store, run_id: int, plugins: Any = None) -> None:
+def update_stats(store: Store, run_id: int, plugins: Any = None) -> dict[str, Any]:
     """Compute and store the statistics of ``run_id`` (flags, robust accuracy, verdicts), in
     one transaction; ``plugins`` (a loaded registry) supplies the traits of cells stored before
-    traits existed."""
+    traits existed. Returns them: :func:`summary` and ``flags`` (cell id -> flags as dicts)."""
     import dataclasses
 
     from bench.results.records import Flag as FlagRecord
@@ -246,9 +246,12 @@ def update_stats(store: Store, run_id: int, plugins: Any = None) -> None:
     flags = compute_flags(results)
     results.cells = [dataclasses.replace(c, flags=tuple(
         FlagRecord(*f) for f in flags.get(c.id, []))) for c in results.cells]
-    store.set_stats(run_id, summary(results),
+    stats = summary(results)
+    store.set_stats(run_id, stats,
                     [(pk, name, status, evidence) for pk, fl in flags.items()
                      for name, status, evidence in fl])
+    return {**stats, "flags": {c.cell_id: [f.to_dict() for f in c.flags]
+                               for c in results.cells if c.flags}}
 
 
 #: the earlier name of :func:`update_stats`

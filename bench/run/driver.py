@@ -20,6 +20,7 @@ from bench.run.executor import Executor, Outcome, WorkerSpec
 from bench.run.plan import CellTask, Plan, RowTask
 from bench.run.sink import Sink
 from bench.run.work import CellResult, RowResult, Workspace
+from bench.tracking import RunEnded, RunStarted
 
 
 @dataclass
@@ -82,8 +83,10 @@ class Driver:
         sink = Sink(self.store, run_id, self.plan, self.plugins, self.progress)
         if self.resume is not None:
             done, kept_rows = self._reopen(sink)
-        sink.notify("bench_run_start", run_id=run_id,
-                    suite=self.plan.suite.model_dump(mode="json"), cell_ids=ids)
+        sink.start_trackers()
+        started = RunStarted(run_id, self.plan.suite.model_dump(mode="json"), ids)
+        sink.notify("bench_run_start", **vars(started))
+        sink.trackers.call("run_start", started)
         self.progress.log(escape(f"run {run_id}: {len(ids)} cells, train {train.name} "
                                  f"({len(train)}), evaluate {evaluation.name}"
                                  + (f", executor {self.executor.name}"
@@ -108,9 +111,10 @@ class Driver:
             # flags, robust accuracy, verdicts of what was stored, an interrupted run included
             from bench.results.stats import update_stats
 
-            update_stats(self.store, run_id, self.plugins)
+            stats = update_stats(self.store, run_id, self.plugins)
             sink.notify("bench_run_end", run_id=run_id, status=status,
-                        summary=dict(sink.counts))
+                        summary=dict(sink.counts), stats=stats)
+            sink.trackers.call("run_end", RunEnded(run_id, status, dict(sink.counts), stats))
         return RunResult(run_id, sink.counts)
 
     def _schedule(self, sink: Sink, pending: list[Cell], kept_rows: set[str],

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from bench.errors import ConfigError, PluginError
-from bench.grid import Cell, expand_grid, transfer_id, transfer_plan, with_default_defenses
+from bench.grid import (
+    Cell,
+    Component,
+    expand_grid,
+    transfer_id,
+    transfer_plan,
+    with_default_defenses,
+)
 from bench.interfaces import Dataset
 from bench.pluginmanager import Plugins
 from bench.run.faults import PLUGIN_FAULTS, fault_text
@@ -51,6 +58,8 @@ class Plan:
     source: str
     dataset: Dataset
     cells: list[Cell]
+    #: the suite's trackers, validated (instantiated by the driver only)
+    trackers: list[Component] = field(default_factory=list)
     #: white-box cell id -> the rows its examples are evaluated on
     transfers: dict[str, list[str]] = field(init=False)
 
@@ -114,4 +123,29 @@ def plan_suite(suite: Suite, source: str, plugins: Plugins) -> Plan:
     except PLUGIN_FAULTS as exc:
         raise PluginError(f"{source}: dataset '{suite.dataset.name}' failed in __init__: "
                           f"{fault_text(exc)}") from None
-    return Plan(suite, source, dataset, cells)
+    return Plan(suite, source, dataset, cells, resolve_trackers(suite, plugins, source))
+
+
+def resolve_trackers(suite: Suite, plugins: Plugins, source: str) -> list[Component]:
+    """The suite's ``trackers``, each plugin found and its parameters validated (a list
+    value is a value, not a sweep; paths resolve against the suite's folder)."""
+    from pathlib import Path
+
+    path = Path(source)
+    context = {"suite_dir": str(path.resolve().parent)} if path.is_file() else {}
+    registry = plugins.registry("tracker")
+    out: list[Component] = []
+    for i, spec in enumerate(suite.trackers):
+        where = f"{source}: trackers[{i}]"
+        try:
+            cls = registry.get(spec.name)
+        except PluginError as exc:
+            raise PluginError(f"{where}.name: {exc}") from None
+        try:
+            params = cls.Params.model_validate(spec.params, context=context)
+        except ValidationError as exc:
+            raise ConfigError(f"{where}.{describe_validation_error(exc, ('params',))}") from None
+        tid = spec.label or (spec.name if sum(t.name == spec.name for t in suite.trackers) == 1
+                             else f"{spec.name}[{i}]")
+        out.append(Component("tracker", spec.name, cls, params, tid, spec.label))
+    return out

@@ -16,6 +16,7 @@ from bench.results.store import Store
 from bench.run.faults import PLUGIN_FAULTS, fault_text, instantiate
 from bench.run.plan import Plan
 from bench.run.work import CellResult, Measurement, RowResult
+from bench.tracking import CellFinished, Trackers
 
 
 def _labels(*components: Component) -> dict[str, str]:
@@ -35,6 +36,20 @@ class Sink:
         self.counts: Counter[str] = Counter()
         self._hook_failures: set[tuple[str, str]] = set()
         self._traits: dict[tuple[str, str], dict[str, Any] | None] = {}
+        #: the suite's trackers (:meth:`start_trackers`)
+        self.trackers = Trackers([], self._warn)
+
+    def _warn(self, line: str) -> None:
+        self.progress.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    def start_trackers(self) -> None:
+        """Instantiate the suite's trackers; one whose ``__init__`` raises is left out with a
+        warning."""
+        for c in self.plan.trackers:
+            try:
+                self.trackers.trackers.append((c.id, instantiate(c)))
+            except PLUGIN_FAULTS as exc:
+                self._warn(f"warning: {fault_text(exc)}; the run goes on without it")
 
     @property
     def failed(self) -> int:
@@ -144,8 +159,16 @@ class Sink:
             self.progress.console.print(f"[red]FAILED[/red] {escape(record['cell_id'])}: "
                                         f"{escape(m.error or '')}", highlight=False,
                                         soft_wrap=True)
-        self.notify("bench_cell_finished", run_id=self.run_id, cell_id=record["cell_id"],
-                    status=m.status, metrics=m.metrics)
+        event = CellFinished(
+            run_id=self.run_id, cell_id=record["cell_id"], row_id=record["row_id"],
+            attack_id=record["attack_id"], status=m.status, error=m.error,
+            metrics=dict(m.metrics), timings=dict(m.timings), flags=[],
+            params={k: dict(v) for k, v in record["params"].items()},
+            traits={k: dict(p["traits"]) for k, p in record["plugins"].items()
+                    if p.get("traits") is not None},
+            source_row=record.get("source_row"))
+        self.notify("bench_cell_finished", **vars(event))
+        self.trackers.call("cell_finished", event)
 
     # ---- hooks and tracebacks -----------------------------------------------------------
 

@@ -63,3 +63,10 @@ def bench_register_executors():  # type: ignore[no-untyped-def]
     from bench_builtin.executors.serial import Serial
 
     return [Serial, Process, Ray]
+
+
+@hookimpl(trylast=True)
+def bench_register_trackers():  # type: ignore[no-untyped-def]
+    from bench_builtin.trackers.jsonl import Jsonl
+
+    return [Jsonl]

@@ -1,0 +1,1 @@
+"""Built-in trackers (a suite's ``trackers:``)."""
