@@ -66,6 +66,27 @@ def test_the_suite_runs_with_the_guides_plugins(package: Path):
     flags = {f["name"] for c in cells.values() if c["defense_id"] == "pixel-grid[gradient=none]"
              for f in c["info"].get("flags", []) if f["status"] == "warn"}
     assert "no-gradient-by-design" in flags
+    # the trackers of the suite: the built-in jsonl beside suite.yaml, the guide's own
+    lines = [json.loads(line) for line in (package / "runs.jsonl").read_text().splitlines()]
+    assert [(d["cell_id"], d["status"], d["error"]) for d in lines] == [
+        (c["cell_id"], "ok", None) for c in report["cells"]]
+    assert all(d["timings"]["generate"] > 0 and "success_rate" in d["metrics"] for d in lines)
+    tsv = (package / "cells.tsv").read_text().splitlines()
+    assert tsv == [f"ok\t{c['cell_id']}\t" for c in report["cells"]]
+    # the guide's LaTeX reporter with its options
+    latex = [*bench, "report", "-f", "latex", "--store", store, "-p", "my_plugins.py"]
+    done = run([*latex, "-o", "table.tex", "--opt", "digits=2", "--opt",
+                "caption=Robustness on stripes"], package)
+    assert done.returncode == 0, done.stderr
+    tex = (package / "table.tex").read_text()
+    assert r"\caption{Robustness on stripes}" in tex
+    pgd = cells[("none", "my-pgd[eps=0.3]")]["metrics"]["success_rate"]
+    row = next(line for line in tex.splitlines() if line.startswith("cnn & none & "))
+    assert f"{100 * pgd:.2f}\\%" in row.split(" & ")
+    bad = run([*latex, "--opt", "digits=7"], package)
+    assert (bad.returncode, bad.stderr.strip()) == (4, "error: reporter 'latex': --opt digits: "
+                                                    "Input should be less than or equal to 4, "
+                                                    "got 7")
 
 
 def test_the_guides_tests_pass_with_the_testing_kit(package: Path):
