@@ -13,6 +13,7 @@ from bench import PROJECT
 
 if TYPE_CHECKING:
     from bench.interfaces import Attack, Dataset, Defense, Model, Reporter, Tracker
+    from bench.results.metrics import Metric
     from bench.run.executor import Executor
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -58,6 +59,14 @@ def bench_register_executors() -> list[type[Executor]]:
 def bench_register_trackers() -> list[type[Tracker]]:
     """Return the tracker classes this plugin provides (:class:`bench.interfaces.Tracker`),
     which a suite turns on with ``trackers: [{name: NAME, params: {...}}]``."""
+
+
+@hookspec
+def bench_register_metrics() -> list[Metric]:
+    """Return metric declarations (:class:`bench.results.metrics.Metric`: name, unit,
+    direction, format, scope, description, and optionally ``compute`` to compute it for every
+    cell). Reports format them, ``bench compare`` and ``--fail-on`` read them; a name that is
+    already declared is an error naming both plugins."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -249,10 +249,33 @@ def load_plugins(extra: list[str] | None = None, autoload: bool | None = None) -
                 registries[kind].add(cls, provider)
                 if impl.plugin_name in loaded:
                     loaded[impl.plugin_name].provides.setdefault(kind, []).append(cls.name)
+    _declare_metrics(pm, meta, loaded)
     for plugin in loaded.values():
         module = pm.get_plugin(plugin.name)
         plugin.hooks = sorted(c.name for c in pm.get_hookcallers(module) or []
-                              if c.name not in REGISTRATION_HOOKS.values())
+                              if c.name not in REGISTRATION_HOOKS.values()
+                              and c.name != "bench_register_metrics")
     for reg in registries.values():
         reg.freeze()
     return Plugins(pm, registries, list(loaded.values()))
+
+
+def _declare_metrics(pm: pluggy.PluginManager, meta: dict[str, tuple[str, str]],
+                     loaded: dict[str, LoadedPlugin]) -> None:
+    """Collect ``bench_register_metrics`` declarations (:mod:`bench.results.metrics`)."""
+    from bench.results.metrics import use_plugin_metrics
+
+    declarations = []
+    for impl in pm.hook.bench_register_metrics.get_hookimpls():
+        dist, version = meta.get(impl.plugin_name, ("?", "?"))
+        try:
+            metrics = list(impl.function() or [])
+        except (Exception, SystemExit) as exc:
+            raise PluginError(f"plugin '{impl.plugin_name}' failed in bench_register_metrics: "
+                              f"{type(exc).__name__}: {exc}") from None
+        for m in metrics:
+            declarations.append((m, f"{impl.plugin_name} ({dist} {version})"))
+            if impl.plugin_name in loaded:
+                loaded[impl.plugin_name].provides.setdefault("metric", []).append(
+                    str(getattr(m, "name", m)))
+    use_plugin_metrics(declarations)

@@ -118,8 +118,8 @@ def test_check_names_crossings_and_new_failures(store):
     msgs = [x.message() for x in check(c, thresholds)]
     assert msgs == [
         "success_rate:+5% crossed by model=cnn/defense=none/attack=fgsm: 40.0% -> 52.0% "
-        "(+12.0 points)",
-        "generate:+50% crossed by model=cnn/defense=none/attack=fgsm: 2s -> 3.1s (+55.0%)",
+        "(+12.0 points, worse)",
+        "generate:+50% crossed by model=cnn/defense=none/attack=fgsm: 2s -> 3.1s (+55.0%, worse)",
         "cell model=cnn/defense=none/attack=cw-l2: ok -> failed: boom",
     ]
     assert check(c, []) == []
@@ -152,13 +152,13 @@ def test_cli_exit_codes_and_messages(store):
     assert crossed.returncode == 1, crossed.stderr
     assert crossed.stderr.splitlines() == [
         "FAIL success_rate:+5% crossed by model=cnn/defense=none/attack=fgsm: 40.0% -> 52.0% "
-        "(+12.0 points)",
+        "(+12.0 points, worse)",
         "FAIL clean_accuracy:-1% crossed by model=cnn/defense=none: 90.0% -> 88.0% "
-        "(-2.0 points)",
+        "(-2.0 points, worse)",
         "FAIL clean_accuracy:-1% crossed by model=cnn/defense=none/attack=fgsm: 90.0% -> 88.0% "
-        "(-2.0 points)",
+        "(-2.0 points, worse)",
         "FAIL clean_accuracy:-1% crossed by model=cnn/defense=none/attack=bim: 90.0% -> 88.0% "
-        "(-2.0 points)",
+        "(-2.0 points, worse)",
         "FAIL cell model=cnn/defense=none/attack=cw-l2: ok -> failed: boom",
         "5 regression gate(s) failed",
     ]

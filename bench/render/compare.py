@@ -15,8 +15,6 @@ from rich.table import Table
 from bench.errors import ExitCode
 from bench.results.compare import (
     DEFAULT_METRICS,
-    RATE_METRICS,
-    TIME_METRICS,
     Comparison,
     Crossing,
     EntryDiff,
@@ -28,6 +26,7 @@ from bench.results.compare import (
     parse_threshold,
     validate_metrics,
 )
+from bench.results.metrics import is_rate, is_seconds
 
 __all__ = ["add_arguments", "fmt_change", "fmt_metric", "print_terminal", "run", "to_json",
            "to_markdown"]
@@ -43,9 +42,9 @@ def fmt_delta(d: MetricDiff) -> str:
     if d.a is None or d.b is None:
         return "-"
     delta = d.b - d.a
-    if d.metric in RATE_METRICS:
+    if is_rate(d.metric):
         return f"{100 * delta:+.1f} pt"
-    unit = "s" if d.metric in TIME_METRICS else ""
+    unit = "s" if is_seconds(d.metric) else ""
     return f"{delta:+.3g}{unit}{_relative(d.a, d.b)}"
 
 
@@ -160,12 +159,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metric to show (repeatable; default: the usual ones present)")
     parser.add_argument("--format", "-f", default="terminal",
                         choices=("terminal", "markdown", "json"))
+    parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="PLUGIN",
+                        help="load a plugin module or .py file (its declared metrics: units, "
+                        "direction, format)")
 
 
 def run(args: argparse.Namespace, console: Any) -> int:
     from bench.results.model import load_results
     from bench.results.store import Store
 
+    if args.plugins:  # metric declarations (bench_register_metrics) of one-off plugins
+        from bench.pluginmanager import load_plugins
+
+        load_plugins(args.plugins)
     thresholds = [parse_threshold(t) for t in args.fail_on]
     store = Store(args.store, readonly=True)
     if store.warning:

@@ -31,19 +31,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.errors import ConfigError
+from bench.results.metrics import METRICS, declared, is_rate, is_seconds
 from bench.results.model import RunReport, unknown_metric
 from bench.suite import differing_fields
 
-#: metrics in [0, 1]: a ``%`` threshold on them is in percentage points
-RATE_METRICS = frozenset({"success_rate", "adv_accuracy", "clean_accuracy",
-                          "balanced_accuracy", "adv_confidence_mean"})
-#: metrics in seconds
-TIME_METRICS = frozenset({"generate", "per_sample", "evaluate", "source_generate",
-                          "train_seconds"})
+#: the built-in rates and times (declared in :mod:`bench.results.metrics`, which also knows
+#: the plugins' metrics: :func:`is_rate`, :func:`is_seconds`)
+RATE_METRICS = frozenset(n for n, m in METRICS.items() if m.rate)
+TIME_METRICS = frozenset(n for n, m in METRICS.items() if m.format == "seconds")
 #: shown by default, in this order (``--metric`` chooses others)
 DEFAULT_METRICS = ("success_rate", "adv_accuracy", "clean_accuracy", "balanced_accuracy",
-                   "l2_mean", "linf_mean", "generate", "per_sample", "train_seconds")
-ROW_METRICS = ("clean_accuracy", "balanced_accuracy", "train_seconds")
+                   "robust_accuracy", "l2_mean", "linf_mean", "generate", "per_sample",
+                   "train_seconds")
+ROW_METRICS = ("clean_accuracy", "balanced_accuracy", "robust_accuracy", "train_seconds")
 
 _THRESHOLD = re.compile(r"^(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<pct>%?)$")
 
@@ -181,10 +181,19 @@ def run_warnings(report_a: RunReport, report_b: RunReport) -> list[str]:
     return out
 
 
+def _rows(report: RunReport) -> list[dict[str, Any]]:
+    """Rows with their worst-case robust accuracy (the first tier), a row metric."""
+    out = []
+    for r in report.rows:
+        tiers = (report.robust.get(r["row_id"]) or {}).get("tiers") or [{}]
+        out.append({**r.to_dict(), "robust_accuracy": tiers[0].get("robust_accuracy")})
+    return out
+
+
 def compare_runs(report_a: RunReport, report_b: RunReport) -> Comparison:
     """Match rows by row id and cells by canonical cell id; diff every numeric value."""
     return Comparison(int(report_a.run["id"]), int(report_b.run["id"]),
-                      _match("row", "row_id", report_a.rows, report_b.rows),
+                      _match("row", "row_id", _rows(report_a), _rows(report_b)),
                       _match("cell", "cell_id", report_a.cells, report_b.cells),
                       _info(report_a), _info(report_b), run_warnings(report_a, report_b))
 
@@ -203,7 +212,7 @@ class Threshold:
     @property
     def points(self) -> bool:
         """A ``%`` on a rate: percentage points rather than relative change."""
-        return self.percent and self.metric in RATE_METRICS
+        return self.percent and is_rate(self.metric)
 
     def change(self, a: float, b: float) -> float:
         """B - A in the threshold's unit (points, % of A, or the metric's own unit)."""
@@ -252,8 +261,12 @@ class Crossing:
                     f"{self.entry.status_b}{why}")
         t = self.threshold
         assert self.a is not None and self.b is not None
+        m = declared(t.metric)
+        way = ""
+        if m is not None and m.direction != "none" and self.a != self.b:
+            way = ", worse" if (self.b < self.a) == (m.direction == "higher") else ", better"
         return (f"{t.text} crossed by {self.entry.id}: {fmt_metric(t.metric, self.a)} -> "
-                f"{fmt_metric(t.metric, self.b)} ({fmt_change(t, self.a, self.b)})")
+                f"{fmt_metric(t.metric, self.b)} ({fmt_change(t, self.a, self.b)}{way})")
 
 
 def fmt_change(t: Threshold, a: float, b: float) -> str:
@@ -263,15 +276,15 @@ def fmt_change(t: Threshold, a: float, b: float) -> str:
         return f"{change:+.1f} points"
     if t.percent:
         return f"{'+' if change > 0 else '-'}inf%" if math.isinf(change) else f"{change:+.1f}%"
-    return f"{change:+.4g}{'s' if t.metric in TIME_METRICS else ''}"
+    return f"{change:+.4g}{'s' if is_seconds(t.metric) else ''}"
 
 
 def fmt_metric(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if metric in RATE_METRICS:
+    if is_rate(metric):
         return f"{100 * value:.1f}%"
-    if metric in TIME_METRICS:
+    if is_seconds(metric):
         return f"{value:.3g}s"
     return f"{value:.4g}"
 

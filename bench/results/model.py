@@ -32,9 +32,10 @@ def unknown_metric(what: str, name: str, known: set[str]) -> ConfigError:
 
 def check_metric(report: RunResults, metric: str) -> None:
     """``--metric`` must name a metric the run's cells carry (or a declared one)."""
-    from bench.results.metrics import PERCENT_METRICS
+    from bench.results.metrics import PERCENT_METRICS, declared
 
     known = set(PERCENT_METRICS) | {m for c in report.cells for m in c.metrics}
+    known |= {n for n, m in declared().items() if m.scope == "cell" and m.compute is not None}
     if metric not in known:
         raise unknown_metric("--metric", metric, known)
 

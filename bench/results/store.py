@@ -27,6 +27,7 @@ import platformdirs
 
 from bench.errors import StoreError
 from bench.results.liveness import effective_status, proc_start
+from bench.results.metrics import is_numeric
 from bench.results.opening import Opening
 from bench.results.schema import (
     ADDED_COLUMNS,
@@ -193,8 +194,7 @@ class Store(Opening):
         """Write one cell, its numeric metrics, timings, per-sample results and example
         images (clean, adversarial: the first samples of the cell) atomically. Idempotent: a
         cell the run holds already is left as it is (the first write wins)."""
-        numeric = {k: v for k, v in metrics.items()
-                   if v is None or isinstance(v, int | float) and not isinstance(v, bool)}
+        numeric = {k: v for k, v in metrics.items() if is_numeric(k, v)}
         info = {k: v for k, v in metrics.items() if k not in numeric}
         info.update(cell.get("info", {}))
         with self._tx() as c:

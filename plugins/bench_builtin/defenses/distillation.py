@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from bench.interfaces import Defense, DefenseTraits, Params, Trainer
+from bench.numerics import softmax
 
 
 class DistillationParams(Params):
@@ -24,10 +25,7 @@ class DistillationParams(Params):
 
 def soft_labels(logits: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(logits / T), computed stably in float64, returned as float32."""
-    z = logits.astype(np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return softmax(logits, temperature).astype(np.float32)
 
 
 class Distillation(Defense):
