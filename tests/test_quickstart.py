@@ -38,14 +38,14 @@ def by_attack(report: dict, defense: str, transfer: bool = False) -> dict[str, d
 def test_matrix_shape_and_sanity(quickstart):
     cold, (report, _) = quickstart
     assert "success_rate (%), white-box (model cnn): rows defense, columns attacks" in cold.stdout
-    assert "  A13  cw-linf\n" in cold.stdout  # short column labels, full ids in the legend
+    assert "  A14  cw-linf\n" in cold.stdout  # short column labels, full ids in the legend
     assert cold.stderr == ""  # no TensorFlow start-up or retracing lines without --verbose
     rows = report["rows"]
     assert [r["defense_id"] for r in rows] == [
         "none", "distillation[temperature=10]", "distillation[temperature=100]",
         "adversarial-training"]
     assert all(r["clean_accuracy"] > 0.8 for r in rows), rows  # chance is 10 %
-    assert len(report["cells"]) == 46 + 39  # white-box + transfer from the undefended row
+    assert len(report["cells"]) == 50 + 42  # white-box + transfer from the undefended row
     assert all(c["status"] == "ok" for c in report["cells"]), [
         (c["cell_id"], c["error"]) for c in report["cells"] if c["status"] != "ok"]
     none = by_attack(report, "none")
@@ -105,6 +105,30 @@ def test_adversarial_training_is_real_robustness_beside_distillations_masking(qu
     assert warnings(report, "adversarial-training") == set()
     assert (t100["pgd-native[loss=margin]"]["metrics"]["success_rate"]
             > t100["pgd-native[loss=ce]"]["metrics"]["success_rate"] + 0.3)
+    # the gradient-free Square attack sees through the student's masking, not through AT
+    assert "gradient-free-beats-gradient" in warnings(report, "distillation[temperature=100]")
+    assert (t100["square"]["metrics"]["success_rate"]
+            > t100["pgd-native[loss=ce]"]["metrics"]["success_rate"] + 0.2)
+
+
+def test_robust_accuracy_per_threat_model(quickstart):
+    """The declared threat models, per row: at L-inf 0.1 adversarial training keeps far more
+    than the undefended model, at L-inf 0.3 nothing is left of the undefended one."""
+    _, (report, _) = quickstart
+    threats = report["threat_models"]
+    assert [m["label"] for m in threats["models"]] == ["L-inf 0.1", "L-inf 0.3", "L2 1.5"]
+
+    def acc(defense: str, label: str) -> dict:
+        rid = f"model=cnn/defense={defense}"
+        return next(e for e in threats["rows"][rid] if e["label"] == label)
+
+    none, at = acc("none", "L-inf 0.1"), acc("adversarial-training", "L-inf 0.1")
+    assert none["tiers"][-1]["samples"] == at["tiers"][-1]["samples"] == 297
+    assert (at["tiers"][-1]["robust_accuracy"]
+            > none["tiers"][-1]["robust_accuracy"] + 0.15), (at, none)
+    assert acc("none", "L-inf 0.3")["tiers"][-1]["robust_accuracy"] == 0.0
+    # the L2 budget is judged by the Carlini-Wagner examples' measured sizes alone
+    assert acc("none", "L2 1.5")["attacks"] >= 1
 
 
 def test_second_run_trains_nothing(quickstart):
