@@ -7,16 +7,13 @@ settings by default: SGD, learning rate 0.01, momentum 0.5, batch 128.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal, cast
 
-import numpy as np
 from pydantic import Field
 
-from bench.batches import BatchTransform
 from bench.errors import ConfigError
-from bench.interfaces import Model, Params
-from bench_builtin.models.fitting import fit_logits
+from bench.interfaces import Params
+from bench_builtin.models.fitting import FitsLogits
 
 
 class CnnParams(Params):
@@ -30,7 +27,7 @@ class CnnParams(Params):
     dropout: float = Field(default=0.5, ge=0, lt=1)
 
 
-class Cnn(Model):
+class Cnn(FitsLogits):
     name = "cnn"
     version = "1.0.0"
     description = "Reference CNN of Papernot et al. 2016 / the study's Table 2, logits output"
@@ -67,18 +64,3 @@ class Cnn(Model):
             name="cnn",
         )
 
-    def fit(
-        self,
-        model: Any,
-        x: np.ndarray,
-        targets: np.ndarray,
-        temperature: float,
-        seed: int,
-        callbacks: Sequence[Any] = (),
-        transform: BatchTransform | None = None,
-    ) -> dict[str, list[float]]:
-        p = cast(CnnParams, self.params)
-        return fit_logits(model, x, targets, temperature, seed, optimizer=p.optimizer,
-                          learning_rate=p.learning_rate, momentum=p.momentum,
-                          batch_size=p.batch_size, epochs=p.epochs, callbacks=callbacks,
-                          transform=transform)

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from bench.batches import BatchTransform, fit_with_transform
-from bench.interfaces import Params
+from bench.interfaces import Model, Params
 
 
 class TrainingParams(Params):
@@ -85,3 +85,17 @@ def fit_logits(
     history = model.fit(x, targets, batch_size=batch_size, epochs=epochs, shuffle=True,
                         verbose=0, callbacks=list(callbacks))
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+class FitsLogits(Model):
+    """A model plugin trained by :func:`fit_logits` with its parameters ``optimizer``,
+    ``learning_rate``, ``momentum``, ``batch_size`` and ``epochs``."""
+
+    def fit(self, model: Any, x: np.ndarray, targets: np.ndarray, temperature: float, seed: int,
+            callbacks: Sequence[Any] = (),
+            transform: BatchTransform | None = None) -> dict[str, list[float]]:
+        p: Any = self.params
+        return fit_logits(model, x, targets, temperature, seed, optimizer=p.optimizer,
+                          learning_rate=p.learning_rate, momentum=p.momentum,
+                          batch_size=p.batch_size, epochs=p.epochs, callbacks=callbacks,
+                          transform=transform)

@@ -22,17 +22,14 @@ import hashlib
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal, cast
 
-import numpy as np
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from bench.batches import BatchTransform
 from bench.errors import ConfigError
-from bench.interfaces import Model
-from bench_builtin.models.fitting import TrainingParams, fit_logits
+from bench_builtin.models.fitting import FitsLogits, TrainingParams
 from bench_builtin.models.network import check_network
 
 _NAME = r"[A-Za-z_]\w*"
@@ -96,7 +93,7 @@ def source_sha256(spec: str) -> str | None:
         return hashlib.sha256(fh.read()).hexdigest()
 
 
-class PythonModel(Model):
+class PythonModel(FitsLogits):
     name = "python"
     version = "1.0.0"
     description = "A network from a Python function (module:function), trained like cnn"
@@ -122,18 +119,3 @@ class PythonModel(Model):
             raise ConfigError(f"{who}: returned {type(network).__name__}, not a keras.Model")
         return check_network(network, input_shape, num_classes, who, p.softmax)
 
-    def fit(
-        self,
-        model: Any,
-        x: np.ndarray,
-        targets: np.ndarray,
-        temperature: float,
-        seed: int,
-        callbacks: Sequence[Any] = (),
-        transform: BatchTransform | None = None,
-    ) -> dict[str, list[float]]:
-        p = cast(PythonModelParams, self.params)
-        return fit_logits(model, x, targets, temperature, seed, optimizer=p.optimizer,
-                          learning_rate=p.learning_rate, momentum=p.momentum,
-                          batch_size=p.batch_size, epochs=p.epochs, callbacks=callbacks,
-                          transform=transform)
