@@ -56,18 +56,20 @@ def fit_with_transform(
     x: np.ndarray,
     targets: np.ndarray,
     *,
-    transform: BatchTransform,
+    transform: BatchTransform | None,
     optimizer: keras.optimizers.Optimizer,
     temperature: float,
     batch_size: int,
     epochs: int,
     seed: int,
     callbacks: Sequence[Any] = (),
+    compiled: bool = True,
 ) -> dict[str, list[float]]:
-    """Train ``model`` in place on ``transform``-ed batches: one compiled step (transform,
-    forward, temperature cross-entropy, update) per batch, shuffled per epoch with ``seed``.
-    Keras callbacks get ``on_train_begin``, ``on_epoch_end`` (with the mean loss) and
-    ``on_train_end``. Returns ``{"loss": [per-epoch mean]}``."""
+    """Train ``model`` in place on ``transform``-ed batches (None: as they are): one step
+    (transform, forward, temperature cross-entropy, update) per batch, shuffled per epoch with
+    ``seed``; ``compiled`` traces the step once (off: eager steps, cheaper for a few steps of a
+    tiny network). Keras callbacks get ``on_train_begin``, ``on_epoch_end`` (with the mean loss)
+    and ``on_train_end``. Returns ``{"loss": [per-epoch mean]}``."""
     import keras
     import tensorflow as tf
 
@@ -75,9 +77,9 @@ def fit_with_transform(
     t = float(temperature)
     optimizer.build(model.trainable_variables)
 
-    @tf.function(reduce_retracing=True)
     def step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:
-        xb, yb = transform(model, xb, yb)
+        if transform is not None:
+            xb, yb = transform(model, xb, yb)
         with tf.GradientTape() as tape:
             logits = model(xb, training=True)
             loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
@@ -88,6 +90,8 @@ def fit_with_transform(
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
+    if compiled:
+        step = tf.function(step, reduce_retracing=True)
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin()

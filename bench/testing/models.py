@@ -55,48 +55,13 @@ class TinyNet(Model):
         import keras
 
         p: Any = self.params
-        optimizer = keras.optimizers.Adam(learning_rate=p.learning_rate)
-        if transform is not None:
-            return fit_with_transform(
-                model, x, targets, transform=transform, optimizer=optimizer,
-                temperature=temperature, batch_size=p.batch_size, epochs=p.epochs, seed=seed,
-                callbacks=callbacks)
-        return _fit_eagerly(model, x, targets, optimizer, temperature, p.batch_size, p.epochs,
-                            seed, callbacks)
-
-
-def _fit_eagerly(model: Any, x: np.ndarray, targets: np.ndarray, optimizer: Any,
-                 temperature: float, batch_size: int, epochs: int, seed: int,
-                 callbacks: Sequence[Any]) -> dict[str, list[float]]:
-    """Plain eager training steps: for a few steps of a network this small, tracing a compiled
-    step costs more than the training (about a second per network)."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    x, targets = np.asarray(x, np.float32), np.asarray(targets, np.float32)
-    for cb in callbacks:
-        cb.set_model(model)
-        cb.on_train_begin()
-    history: list[float] = []
-    for epoch in range(epochs):
-        order, losses = rng.permutation(len(x)), []
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            with tf.GradientTape() as tape:
-                logits = model(x[idx], training=True)
-                loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
-                    targets[idx], logits / temperature, from_logits=True))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            losses.append(float(loss))
-        history.append(float(np.mean(losses)) if losses else float("nan"))
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, {"loss": history[-1]})
-    for cb in callbacks:
-        cb.on_train_end()
-    return {"loss": history}
+        # eager steps without a transform: for a few steps of a network this small, tracing
+        # a compiled step costs more than the training (about a second per network)
+        return fit_with_transform(
+            model, x, targets, transform=transform,
+            optimizer=keras.optimizers.Adam(learning_rate=p.learning_rate),
+            temperature=temperature, batch_size=p.batch_size, epochs=p.epochs, seed=seed,
+            callbacks=callbacks, compiled=transform is not None)
 
 
 #: trained networks of this process, by content key
