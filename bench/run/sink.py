@@ -136,13 +136,18 @@ class Sink:
 
     def _declared(self, c: Component) -> dict[str, Any] | None:
         """``c``'s traits (attacks and defenses), once per component; a plugin whose
-        ``traits()`` fails gets none (a warning, not a lost cell)."""
+        ``traits()`` fails gets none (a warning, not a lost cell; one whose ``__init__`` fails
+        has its cells failed with that line already)."""
         key = (c.kind, c.id)
         if key not in self._traits:
             self._traits[key] = None
             if hasattr(c.cls, "traits"):
                 try:
-                    self._traits[key] = instantiate(c).traits().to_dict()
+                    plugin = instantiate(c)
+                except PLUGIN_FAULTS:
+                    return None
+                try:
+                    self._traits[key] = plugin.traits().to_dict()
                 except PLUGIN_FAULTS as exc:
                     self.progress.console.print(
                         f"warning: {c.kind} '{c.id}': traits() failed: {fault_text(exc)}; "
