@@ -20,13 +20,13 @@ from tests.bad_input.harness import REPO_ROOT, Case, run_case, snapshot
 
 #: the metrics a finished tiny run's cells carry (``bench report --metric``'s choices)
 CELL_METRICS = ("adv_accuracy, adv_confidence_mean, balanced_accuracy, clean_accuracy, l0_mean, "
-                "l0_median, l2_mean, l2_median, linf_mean, linf_median, samples, success_count, "
-                "success_denominator, success_rate")
+                "l0_median, l2_mean, l2_median, linf_mean, linf_median, robust_accuracy, "
+                "samples, success_count, success_denominator, success_rate")
 #: ``bench compare --metric``'s choices: cell metrics, timings and the row metrics
 COMPARE_METRICS = ("adv_accuracy, adv_confidence_mean, balanced_accuracy, clean_accuracy, "
                    "evaluate, generate, l0_mean, l0_median, l2_mean, l2_median, linf_mean, "
-                   "linf_median, per_sample, samples, success_count, success_denominator, "
-                   "success_rate, train_seconds")
+                   "linf_median, per_sample, robust_accuracy, samples, success_count, "
+                   "success_denominator, success_rate, train_seconds")
 FOREIGN = ("not an artbench result store (an SQLite database of another application); left "
            "unchanged")
 
