@@ -34,6 +34,9 @@ class AttackTraits:
     iterative: bool = True
     #: True for score- or decision-based attacks (Square, HopSkipJump): immune to masking
     gradient_free: bool = False
+    #: True for a random-noise baseline (not an optimising attack): an attack that does worse
+    #: than noise at the same budget is broken or masked (flag ``noise-beats-attack``)
+    random_noise: bool = False
     targeted: bool = False
     #: the loss it ascends (``"ce"``: cross-entropy; ``"margin"``, ``"dlr"``, ...) when it has one
     loss: str | None = None

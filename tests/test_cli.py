@@ -93,7 +93,8 @@ def test_bad_suites_give_one_line_and_keep_the_store(tiny_run, tmp_path):
         (["run", TINY, "--set", "attacks[0].name=fgms"],
          f"error: {TINY}: attacks[0].name: Unknown attack 'fgms'. Did you mean: fgsm, ifgsm? "
          "Available: apgd, autoattack, bim, cw-l0-native, cw-l2, cw-l2-native, cw-linf, "
-         "cw-linf-native, deepfool, fgsm, hop-skip-jump, ifgsm, pgd, pgd-native, square"),
+         "cw-linf-native, deepfool, fgsm, hop-skip-jump, ifgsm, pgd, pgd-native, random-noise, "
+         "square"),
         (["validate", TINY, "--set", "models[0].params.epoch=3"],
          f"error: {TINY}: models[0].params.epoch: unknown field"),
         (["run", TINY, "--limit", "0"], "error: --limit: must be > 0, got 0"),

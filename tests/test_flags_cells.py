@@ -250,3 +250,31 @@ def test_masking_verdict_joins_row_flags():
     [v] = masking_verdicts(RunReport({}, [twin, row], cells))
     assert v["text"] == ("apparent robustness is gradient masking: zero-gradient, logit-scale; "
                          "yet m succeeds on 50.0%")
+
+
+def noise_cell(eps: float, sr: float) -> dict:
+    c = cell(f"random-noise[eps={eps}]", "random-noise", {"eps": eps, "target": None}, sr)
+    c["plugins"]["attack"]["traits"] = AttackTraits(
+        "inf", eps, iterative=False, gradient_free=True, random_noise=True,
+        budget_params=("eps",)).to_dict()
+    return c
+
+
+@pytest.mark.parametrize(("noise", "status"), [(0.25, "ok"), (0.26, "warn")])
+def test_noise_beats_attack_at_the_same_budget_only(noise, status):
+    got = flags([cell("bim", "bim", BIM, 0.2), noise_cell(0.3, noise)], "bim")
+    assert got["noise-beats-attack"][0] == status
+    assert got["noise-beats-attack"][1].startswith("random-noise[eps=0.3] (random noise)")
+    # noise is a baseline, not a gradient-free attack; another budget is not compared
+    assert "gradient-free-beats-gradient" not in got
+    assert "noise-beats-attack" not in flags([cell("bim", "bim", BIM, 0.2), noise_cell(0.1, 0.9)],
+                                             "bim")
+    assert "noise-beats-attack" not in flags([noise_cell(0.3, 0.9)], "random-noise[eps=0.3]")
+
+
+@pytest.mark.parametrize(("sr", "status"), [(0.99, "ok"), (0.98, "warn")])
+def test_an_unbounded_attack_must_fool_every_sample(sr, status):
+    got = flags([cell("cw", "cw-l2", {"target": None}, sr)], "cw")
+    assert got["unbounded-not-total"][0] == status
+    targeted = flags([cell("cw", "cw-l2", {"target": "next"}, 0.5)], "cw")
+    assert "unbounded-not-total" not in targeted

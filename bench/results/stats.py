@@ -38,6 +38,8 @@ LOSS_GAP = 0.2
 MARGIN = 0.05
 LARGE_EPS = 0.5  # of the data range
 LARGE_EPS_SUCCESS = 0.8
+#: a minimum-norm (unbounded) untargeted attack below this success has not converged
+UNBOUNDED_SUCCESS = 0.99
 
 Flag = tuple[str, str, str]  # name, status, evidence
 
@@ -187,7 +189,11 @@ def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
     """Flags of a norm-bounded attack: against other attacks of the same budget, and along
     its own eps sweep."""
     sr, eps = _sr(cell), traits.eps
-    if eps is None:
+    if eps is None:  # minimum-norm: nothing bounds it, so it must fool every sample
+        if not traits.targeted and cell["metrics"].get("success_denominator"):
+            yield ("unbounded-not-total", "warn" if sr < UNBOUNDED_SUCCESS else "ok",
+                   f"{_pct(sr)} success with no bound on the perturbation (Carlini et al. "
+                   "2019: an unbounded attack must reach 100 %; more iterations or restarts)")
         return
     target = params.get("target")
     same_budget = [(c, t) for c, t in neighbours if _same_budget(traits, t)
@@ -198,8 +204,16 @@ def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
             yield ("single-step-beats-iterative", "warn" if beat else "ok",
                    f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} at eps {eps:g}")
             break
+    if not traits.random_noise:
+        noise = [c for c, t in same_budget if t.random_noise]
+        if noise:
+            best = max(noise, key=_sr)
+            beat = _sr(best) > sr + MARGIN
+            yield ("noise-beats-attack", "warn" if beat else "ok",
+                   f"{best['attack_id']} (random noise) {_pct(_sr(best))} vs {_pct(sr)} "
+                   f"at eps {eps:g}")
     if not traits.gradient_free:
-        free = [c for c, t in same_budget if t.gradient_free]
+        free = [c for c, t in same_budget if t.gradient_free and not t.random_noise]
         if free:
             best = max(free, key=_sr)
             beat = _sr(best) > sr + MARGIN

@@ -45,8 +45,10 @@ def bench_register_attacks():  # type: ignore[no-untyped-def]
     from bench_builtin.attacks.art_bounded import ATTACKS as BOUNDED_ATTACKS
     from bench_builtin.attacks.art_minimum_norm import ATTACKS as MIN_NORM_ATTACKS
     from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
+    from bench_builtin.attacks.noise import RandomNoise
 
-    return [*ART_ATTACKS, *BOUNDED_ATTACKS, AutoAttack, *MIN_NORM_ATTACKS, *NATIVE_ATTACKS]
+    return [*ART_ATTACKS, *BOUNDED_ATTACKS, AutoAttack, *MIN_NORM_ATTACKS, *NATIVE_ATTACKS,
+            RandomNoise]
 
 
 @hookimpl(trylast=True)

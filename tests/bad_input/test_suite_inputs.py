@@ -127,7 +127,7 @@ CASES = [
     Case("unknown-attack-did-you-mean", tiny_with("attacks[0].name=fgms"),
          T + "attacks[0].name: Unknown attack 'fgms'. Did you mean: fgsm, ifgsm? Available: "
          "apgd, autoattack, bim, cw-l0-native, cw-l2, cw-l2-native, cw-linf, cw-linf-native, "
-         "deepfool, fgsm, hop-skip-jump, ifgsm, pgd, pgd-native, square"),
+         "deepfool, fgsm, hop-skip-jump, ifgsm, pgd, pgd-native, random-noise, square"),
     Case("unknown-dataset", tiny_with("dataset.name=mnist"),
          T + "dataset.name: Unknown dataset 'mnist'. Did you mean: emnist? Available: digits, "
          "emnist"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from bench_builtin.attacks.art import Bim, CwL2, CwLinf, Fgsm
 from bench_builtin.attacks.native import CwL0Native, CwL2Native, CwLinfNative, IFgsm, Pgd
+from bench_builtin.attacks.noise import RandomNoise
 from bench_builtin.datasets.digits import Digits
 from bench_builtin.datasets.emnist import Emnist
 from bench_builtin.defenses.distillation import Distillation
@@ -25,6 +26,8 @@ ATTACKS = [
     # random starts drawn per sample (seed and the sample's bytes): batch-split invariant (the
     # kit found the first version's one draw per generate() call)
     (Pgd, {"eps": 0.25, "steps": 5}),
+    (RandomNoise, {"eps": 0.1}),
+    (RandomNoise, {"eps": 1.0, "norm": 2, "restarts": 3}),
     (CwL2Native, {"iterations": 10, "binary_search_steps": 2, "initial_const": 1.0,
                   "learning_rate": 0.1, "target": "next"}),
     (CwLinfNative, {"iterations": 5}),

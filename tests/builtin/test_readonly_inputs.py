@@ -10,6 +10,7 @@ from bench_builtin.attacks.art_autoattack import AutoAttack
 from bench_builtin.attacks.art_bounded import ATTACKS as BOUNDED_ATTACKS
 from bench_builtin.attacks.art_minimum_norm import ATTACKS as MIN_NORM_ATTACKS
 from bench_builtin.attacks.native import ATTACKS as NATIVE_ATTACKS
+from bench_builtin.attacks.noise import RandomNoise
 from bench_builtin.defenses.adversarial_training import AdversarialTraining
 from bench_builtin.defenses.distillation import Distillation
 from bench_builtin.defenses.none import NoDefense
@@ -32,6 +33,7 @@ FAST = {
     "deepfool": {"max_iter": 2, "nb_grads": 5},
     "ifgsm": {"eps": 0.1, "iterations": 2},
     "pgd-native": {"eps": 0.1, "steps": 2, "restarts": 2},
+    "random-noise": {"eps": 0.1, "restarts": 2},
     "cw-l2-native": {"iterations": 3, "binary_search_steps": 1},
     "cw-linf-native": {"iterations": 3},
     "cw-l0-native": {"iterations": 3, "largest_const": 0.01},
@@ -54,7 +56,7 @@ def small_model():
 
 
 @pytest.mark.parametrize("cls", [*ART_ATTACKS, *BOUNDED_ATTACKS, AutoAttack, *MIN_NORM_ATTACKS,
-                                 *NATIVE_ATTACKS], ids=lambda c: c.name)
+                                 *NATIVE_ATTACKS, RandomNoise], ids=lambda c: c.name)
 @pytest.mark.parametrize("targeted", [False, True], ids=["untargeted", "targeted"])
 def test_attack_works_on_read_only_inputs(small_model, cls, targeted):
     rng = np.random.default_rng(0)
