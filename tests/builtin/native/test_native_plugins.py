@@ -11,8 +11,8 @@ from bench.interfaces import Attack, AttackOutput, AttackParams
 
 
 def test_registered_names_and_types() -> None:
-    assert [a.name for a in ATTACKS] == ["ifgsm", "cw-l2-native", "cw-linf-native",
-                                         "cw-l0-native"]
+    assert [a.name for a in ATTACKS] == ["ifgsm", "pgd-native", "cw-l2-native",
+                                         "cw-linf-native", "cw-l0-native"]
     for a in ATTACKS:
         assert issubclass(a, Attack) and issubclass(a.Params, AttackParams)
         assert a.version and a.description
