@@ -77,7 +77,7 @@ def make_plugins(**extra: list[type[Any]]) -> Plugins:
     classes: dict[str, list[type[Any]]] = {
         "dataset": [FakeDataset], "model": [FakeModel],
         "defense": [FakeNone, FakeDistillation], "attack": [FakeFgsm, FakeCw],
-        "reporter": [], "executor": [],
+        "reporter": [], "executor": [], "tracker": [],
     }
     for kind, more in extra.items():
         classes[kind] += more

@@ -140,3 +140,16 @@ def test_labels_are_stored_with_each_cell(tmp_path):
         "model=linear/defense=fixed[scale=4]/attack=identity/source=linear|fixed[scale=5]":
             {"model": "lin", "defense": None, "attack": "id-untargeted"},
     }
+    # the terminal shows the labels: the row's defense, the attack in the legend (with its id)
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bench.render.terminal import print_report
+    from bench.results.model import load_results
+
+    out = StringIO()
+    print_report(load_results(store, None), Console(file=out, width=100))
+    text = out.getvalue()
+    assert " fixed-a " in text and "  A1  id-untargeted  (identity)\n" in text
+    assert "fixed\n" not in text.replace(" ", "")  # the labelled row shows no bare id

@@ -30,6 +30,17 @@ def _row_label(text: str) -> str:
     return escape(text.replace("[", "\n[", 1))
 
 
+def given_label(report: RunReport, kind: str, component_id: str) -> str | None:
+    """The suite's ``label:`` of an attack or defense id, when it gave one."""
+    key = f"{kind}_id"
+    for c in report.cells:
+        if c[key] == component_id:
+            entry = (c.plugins or {}).get(kind) or {}
+            if entry.get("label"):
+                return str(entry["label"])
+    return None
+
+
 def attack_labels(report: RunReport) -> dict[str, str]:
     """Short column label per attack id, in column order: A1, A2, ..."""
     return {aid: f"A{i}" for i, aid in enumerate(report.attack_ids, 1)}
@@ -161,7 +172,7 @@ def _row_heads(report: RunReport, with_clean: bool = True) -> tuple[list[tuple[s
     cells = []
     for e in entries:
         head = [] if len(models) == 1 else [escape(e["model"])]
-        head.append(_row_label(e["defense"]))
+        head.append(_row_label(given_label(report, "defense", e["defense"]) or e["defense"]))
         if with_clean:
             head.append(fmt_value(e["clean_accuracy"], "clean_accuracy"))
         cells.append(head)
@@ -200,7 +211,9 @@ def _print_compact(report: RunReport, console: Console, metric: str,
     console.print("attacks:", highlight=False)
     width = max(len(lab) for lab in labels.values())
     for aid, lab in labels.items():
-        console.print(f"  {lab:<{width}}  {escape(aid)}", highlight=False)
+        short = given_label(report, "attack", aid)
+        text = f"{short}  ({aid})" if short else aid
+        console.print(f"  {lab:<{width}}  {escape(text)}", highlight=False)
     for source in report.sources():
         console.print(f"[bold]{escape(metric)}{unit}, transfer: examples crafted on "
                       f"{escape(source)} (attack labels as above)[/bold]", highlight=False)

@@ -131,6 +131,8 @@ def resolve_trackers(suite: Suite, plugins: Plugins, source: str) -> list[Compon
     value is a value, not a sweep; paths resolve against the suite's folder)."""
     from pathlib import Path
 
+    if not suite.trackers:
+        return []
     path = Path(source)
     context = {"suite_dir": str(path.resolve().parent)} if path.is_file() else {}
     registry = plugins.registry("tracker")
