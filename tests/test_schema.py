@@ -17,7 +17,7 @@ from bench.schema import suite_schema
 from tests.helpers import DATA, REPO_ROOT, make_plugins
 
 SUITES = [DATA / "tiny.yaml", REPO_ROOT / "suites" / "quickstart.yaml",
-          REPO_ROOT / "suites" / "emnist.yaml"]
+          REPO_ROOT / "suites" / "emnist.yaml", REPO_ROOT / "suites" / "standard.yaml"]
 
 
 @pytest.fixture(scope="module")
