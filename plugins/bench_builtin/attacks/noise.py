@@ -30,6 +30,8 @@ class RandomNoise(Attack):
                               "the model is kept")
         seed: int = 0
 
+    params: RandomNoise.Params
+
     def bound(self) -> tuple[str | float, float]:
         return (self.params.norm, self.params.eps)
 
