@@ -77,7 +77,9 @@ class _Section:
     entries: list[tuple[Any, type[Plugin], list[str]]]  # (spec, class, sweep keys)
 
     def count(self) -> int:
-        return sum(math.prod(len(spec.params[k]) for k in keys) for spec, _, keys in self.entries)
+        return sum(math.prod(len(spec.params[k]) for k in keys)
+                   * (2 if getattr(spec, "convergence", False) else 1)
+                   for spec, _, keys in self.entries)
 
 
 def _resolve(kind: str, specs: list[Any], plugins: Plugins, source: str, section: str) -> _Section:
@@ -128,7 +130,11 @@ def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
                     exc_loc = exc_loc.replace(f"params.{bad}", f"params.{bad}[{index[bad]}]", 1)
                     raise ConfigError(f"{where}.{exc_loc}") from None
                 raise ConfigError(f"{where}.{describe_validation_error(exc, prefix)}") from None
-            expanded.append((spec.name, cls, params, spec, i, sweep_keys))
+            twin = _doubled(spec, cls, params, where, source)
+            keys = sweep_keys if twin is None else [*sweep_keys, twin[0]]
+            expanded.append((spec.name, cls, params, spec, i, keys))
+            if twin is not None:
+                expanded.append((spec.name, cls, twin[1], spec, i, keys))
     # ids: the plugin name plus the parameters that vary among this plugin's entries
     dumps: dict[str, list[dict[str, Any]]] = {}
     for name, _, params, *_ in expanded:
@@ -155,6 +161,34 @@ def _expand(sec: _Section, source: str) -> list[tuple[Component, Any]]:
             labels[label] = cid
         out.append((Component(kind, name, cls, params, cid, label), spec))
     return out
+
+
+def _doubled(spec: Any, cls: type[Plugin], params: Params, where: str,
+             source: str) -> tuple[str, Params] | None:
+    """The convergence twin an attack entry asks for (``convergence``): its parameter with the
+    work doubled, and the parameters with that one doubled; None when none is asked for."""
+    asked = getattr(spec, "convergence", False)
+    if asked is False:
+        return None
+    effort = tuple(cls(params).traits().effort_params)  # type: ignore[attr-defined]
+    if not effort:
+        raise ConfigError(f"{where}.convergence: {spec.name} declares no iteration or restart "
+                          "parameter to double (traits().effort_params)")
+    key = effort[0] if asked is True else asked
+    if key not in effort:
+        raise ConfigError(f"{where}.convergence: {key!r} is not one of {spec.name}'s iteration "
+                          f"or restart parameters ({', '.join(effort)})")
+    value = getattr(params, key)
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}.convergence: {spec.name}'s {key} is {value!r}: nothing to "
+                          "double")
+    try:
+        twin = cls.Params.model_validate({**params.model_dump(), key: 2 * value},
+                                         context=_context(source))
+    except ValidationError as exc:
+        raise ConfigError(f"{where}.convergence: doubling {key} to {2 * value}: "
+                          f"{describe_validation_error(exc, ('params',))}") from None
+    return key, twin
 
 
 def _assignments(values: dict[str, Any], keys: list[str]) -> str:

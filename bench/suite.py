@@ -64,17 +64,23 @@ class ComponentSpec(_Frozen):
         return value
 
     @model_serializer(mode="wrap")
-    def _omit_no_label(self, handler: Any) -> dict[str, Any]:
-        """No ``label: null`` in dumps: stored suites without labels stay as they were."""
+    def _omit_unset_options(self, handler: Any) -> dict[str, Any]:
+        """No ``label: null`` or ``convergence: false`` in dumps: stored suites written before
+        these options existed keep their configuration (and ``--resume`` still finds them)."""
         out: dict[str, Any] = handler(self)
-        if out.get("label", "") is None:
-            del out["label"]
+        for key, unset in (("label", None), ("convergence", False)):
+            if key in out and out[key] is unset:
+                del out[key]
         return out
 
 
 class AttackSpec(ComponentSpec):
     #: evaluation samples for this attack (slow attacks get fewer); default evaluation.samples
     samples: int | None = Field(default=None, gt=0)
+    #: the convergence check (Carlini et al. 2019; flag ``not-converged``): also run every cell
+    #: of this entry with twice the work, doubling the attack's first declared effort parameter
+    #: (its iterations; ``traits().effort_params``) or the one named here. Doubles the cost.
+    convergence: bool | str = False
 
 
 class DatasetSpec(ComponentSpec):

@@ -44,19 +44,27 @@ class AttackTraits:
     budget_params: tuple[str, ...] = ()
     #: parameters that choose the loss (compared by the loss-underflow flag)
     loss_params: tuple[str, ...] = ()
+    #: integer parameters that count its work (iterations, restarts, queries), the first the
+    #: one to double: a suite's ``convergence`` check doubles it, and the not-converged flag
+    #: compares the attack with its doubled twin
+    effort_params: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["budget_params"] = list(self.budget_params)
-        d["loss_params"] = list(self.loss_params)
+        for k in _PARAM_GROUPS:
+            d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AttackTraits:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for k in ("budget_params", "loss_params"):
+        for k in _PARAM_GROUPS:
             known[k] = tuple(known.get(k, ()))
         return cls(**known)
+
+
+#: the traits that name parameters
+_PARAM_GROUPS = ("budget_params", "loss_params", "effort_params")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ LARGE_EPS = 0.5  # of the data range
 LARGE_EPS_SUCCESS = 0.8
 #: a minimum-norm (unbounded) untargeted attack below this success has not converged
 UNBOUNDED_SUCCESS = 0.99
+#: doubling an attack's work may raise its success by this much ("a few points") and no more
+CONVERGED_GAIN = 0.03
 
 Flag = tuple[str, str, str]  # name, status, evidence
 
@@ -164,6 +166,7 @@ def cell_flags(report: RunReport, cell: Cell | dict[str, Any]) -> Iterator[Flag]
     neighbours = [(c, t) for c in same_row if (t := attack_traits(c)) is not None]
     if traits is not None:
         yield from _budget_flags(report, cell, traits, params, name, neighbours)
+        yield from _convergence_flag(cell, traits, params, neighbours)
     transfers = [c for c in report.cells if c["row_id"] == cell["row_id"]
                  and c.get("source_row") and c["attack_id"] == cell["attack_id"]
                  and not math.isnan(_sr(c))]
@@ -181,6 +184,43 @@ def cell_flags(report: RunReport, cell: Cell | dict[str, Any]) -> Iterator[Flag]
                 yield ("loss-underflow", "warn" if beat else "ok",
                        f"loss {ot.loss} reaches {_pct(_sr(other))} vs {_pct(sr)} with "
                        "cross-entropy")
+
+
+def _counts(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, int] | None:
+    """``params[k]`` for each of ``keys`` when every one is a positive integer, else None."""
+    values = {k: params.get(k) for k in keys}
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values.values())
+    return {k: int(v) for k, v in values.items() if v is not None} if ok else None
+
+
+def _convergence_flag(cell: Cell, traits: AttackTraits, params: dict[str, Any],
+                      neighbours: list[tuple[Cell, AttackTraits]]) -> Iterator[Flag]:
+    """``not-converged``: the same attack on the same samples with at least twice the work
+    (its declared effort parameters, none of them lower) succeeds on more than a few points
+    more (Carlini et al. 2019, section 5.2). The twin is the closest such cell of the row: the
+    suite's ``convergence`` option adds one, an explicit sweep of the iterations works too."""
+    effort = traits.effort_params
+    mine = _counts(params, effort) if effort else None
+    if mine is None:
+        return
+    twins = []
+    for other, _ in neighbours:
+        theirs = _attack(other)
+        more = _counts(theirs, effort)
+        if (more is None or other["attack_name"] != cell["attack_name"]
+                or other["samples"] != cell["samples"]
+                or _without(theirs, effort) != _without(params, effort)):
+            continue
+        if (all(more[k] >= mine[k] for k in effort)
+                and any(more[k] >= 2 * mine[k] for k in effort)):
+            twins.append((sum(more[k] / mine[k] for k in effort), other, more))
+    if not twins:
+        return
+    _, twin, more = min(twins, key=lambda t: t[0])
+    gain = _sr(twin) - _sr(cell)
+    changed = ", ".join(f"{k} {mine[k]} -> {more[k]}" for k in effort if more[k] != mine[k])
+    yield ("not-converged", "warn" if gain > CONVERGED_GAIN else "ok",
+           f"{changed}: {_pct(_sr(twin))} vs {_pct(_sr(cell))} ({twin['attack_id']})")
 
 
 def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,

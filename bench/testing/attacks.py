@@ -161,11 +161,16 @@ def _check_traits(atk: Attack, report: ContractReport) -> tuple[Any, float] | No
         if traits.eps is None or not math.isclose(traits.eps, eps, rel_tol=1e-9, abs_tol=1e-12):
             report.fail("traits", f"traits().eps is {traits.eps!r} but bound() promises "
                         f"eps={eps:g}")
-    for group in ("budget_params", "loss_params"):
+    for group in ("budget_params", "loss_params", "effort_params"):
         unknown = [p for p in getattr(traits, group) if p not in type(atk.params).model_fields]
         if unknown:
             report.fail("traits", f"traits().{group} names {', '.join(unknown)}, not "
                         "parameters of the attack")
+    uncountable = [p for p in traits.effort_params if p in type(atk.params).model_fields
+                   and not isinstance(getattr(atk.params, p), int)]
+    if uncountable:
+        report.fail("traits", f"traits().effort_params names {', '.join(uncountable)}, not "
+                    "integer counts (the convergence check doubles them)")
     report.ok("traits")
     report.measured["traits"] = traits.to_dict()
     return bound

@@ -121,7 +121,7 @@ class Bim(_ArtAttack):
     def traits(self) -> AttackTraits:
         p: Any = self.params
         return AttackTraits(norm="inf", eps=p.eps, targeted=self.targeted, loss="ce",
-                            budget_params=("eps", "eps_step"))
+                            budget_params=("eps", "eps_step"), effort_params=("max_iter",))
 
 
 class CwL2Params(AttackParams):
@@ -143,7 +143,8 @@ class CwL2(_ArtAttack):
     art_class = "CarliniL2Method"
 
     def traits(self) -> AttackTraits:
-        return AttackTraits(norm=2, targeted=self.targeted, loss="margin")
+        return AttackTraits(norm=2, targeted=self.targeted, loss="margin",
+                            effort_params=("max_iter", "binary_search_steps"))
 
 
 class CwLinfParams(AttackParams):
@@ -165,7 +166,8 @@ class CwLinf(_ArtAttack):
     art_class = "CarliniLInfMethod"
 
     def traits(self) -> AttackTraits:
-        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin")
+        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin",
+                            effort_params=("max_iter",))
 
 
 ATTACKS: list[type[Attack]] = [Fgsm, Bim, CwL2, CwLinf]

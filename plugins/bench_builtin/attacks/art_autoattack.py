@@ -110,7 +110,7 @@ class AutoAttack(_ArtAttack):
         # an ensemble (worst case over CE, DLR and Square's margin): no one loss; it uses
         # gradients, so not gradient-free as a whole
         return AttackTraits(norm=p.norm, eps=p.eps, targeted=False, loss=None,
-                            budget_params=("eps", "eps_step"))
+                            budget_params=("eps", "eps_step"), effort_params=("max_iter",))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:

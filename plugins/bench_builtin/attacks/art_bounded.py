@@ -140,7 +140,8 @@ class Pgd(_SeededArtAttack):
     def traits(self) -> AttackTraits:
         p: Any = self.params
         return AttackTraits(norm=p.norm, eps=p.eps, targeted=self.targeted, loss="ce",
-                            budget_params=("eps", "eps_step"))
+                            budget_params=("eps", "eps_step"),
+                            effort_params=("max_iter", "num_random_init"))
 
 
 class ApgdParams(AttackParams):
@@ -169,7 +170,8 @@ class Apgd(_SeededArtAttack):
     def traits(self) -> AttackTraits:
         p: Any = self.params
         return AttackTraits(norm=p.norm, eps=p.eps, targeted=self.targeted, loss=p.loss,
-                            budget_params=("eps", "eps_step"), loss_params=("loss",))
+                            budget_params=("eps", "eps_step"), loss_params=("loss",),
+                            effort_params=("max_iter", "nb_random_init"))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -225,7 +227,8 @@ class Square(_SeededArtAttack):
         p: Any = self.params
         # ART's Square ascends the margin of the model's outputs (our logits)
         return AttackTraits(norm=p.norm, eps=p.eps, gradient_free=True, targeted=False,
-                            loss="margin", budget_params=("eps",))
+                            loss="margin", budget_params=("eps",),
+                            effort_params=("max_iter", "nb_restarts"))
 
 
 ATTACKS: list[type[_ArtAttack]] = [Pgd, Apgd, Square]

@@ -50,7 +50,7 @@ class DeepFool(_ArtAttack):
     def traits(self) -> AttackTraits:
         # it steps across the nearest linearised boundary between logits: a margin, read on
         # the logits (no softmax to saturate)
-        return AttackTraits(norm=2, targeted=False, loss="margin")
+        return AttackTraits(norm=2, targeted=False, loss="margin", effort_params=("max_iter",))
 
 
 class HopSkipJumpParams(AttackParams):
@@ -81,7 +81,8 @@ class HopSkipJump(_ArtAttack):
 
     def traits(self) -> AttackTraits:
         p: Any = self.params
-        return AttackTraits(norm=p.norm, gradient_free=True, targeted=self.targeted)
+        return AttackTraits(norm=p.norm, gradient_free=True, targeted=self.targeted,
+                            effort_params=("max_iter",))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:

@@ -51,7 +51,8 @@ class IFgsm(Attack):
         return AttackTraits(norm="inf", eps=p.eps, targeted=self.targeted,
                             loss="ce" if p.loss == "ce" else p.loss,
                             budget_params=("eps", "alpha"),
-                            loss_params=("loss", "temperature", "kappa"))
+                            loss_params=("loss", "temperature", "kappa"),
+                            effort_params=("iterations",))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -97,7 +98,8 @@ class Pgd(Attack):
     def traits(self) -> AttackTraits:
         p = self.params
         return AttackTraits(norm=p.norm, eps=p.eps, targeted=self.targeted, loss=p.loss,
-                            budget_params=("eps", "step_size"), loss_params=("loss", "kappa"))
+                            budget_params=("eps", "step_size"), loss_params=("loss", "kappa"),
+                            effort_params=("steps", "restarts"))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -133,7 +135,8 @@ class CwL2Native(Attack):
     params: CwL2Native.Params
 
     def traits(self) -> AttackTraits:
-        return AttackTraits(norm=2, targeted=self.targeted, loss="margin")
+        return AttackTraits(norm=2, targeted=self.targeted, loss="margin",
+                            effort_params=("iterations", "binary_search_steps"))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -174,7 +177,8 @@ class CwLinfNative(Attack):
     params: CwLinfNative.Params
 
     def traits(self) -> AttackTraits:
-        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin")
+        return AttackTraits(norm="inf", targeted=self.targeted, loss="margin",
+                            effort_params=("iterations",))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:
@@ -207,7 +211,8 @@ class CwL0Native(Attack):
     params: CwL0Native.Params
 
     def traits(self) -> AttackTraits:
-        return AttackTraits(norm=0, targeted=self.targeted, loss="margin")
+        return AttackTraits(norm=0, targeted=self.targeted, loss="margin",
+                            effort_params=("iterations",))
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray, targets: np.ndarray | None,
                  clip_values: tuple[float, float], num_classes: int) -> AttackOutput:

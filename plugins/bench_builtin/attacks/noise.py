@@ -38,7 +38,8 @@ class RandomNoise(Attack):
     def traits(self) -> AttackTraits:
         p = self.params
         return AttackTraits(norm=p.norm, eps=p.eps, iterative=False, gradient_free=True,
-                            random_noise=True, targeted=self.targeted, budget_params=("eps",))
+                            random_noise=True, targeted=self.targeted, budget_params=("eps",),
+                            effort_params=("restarts",))
 
     def _draw(self, xi: np.ndarray, restart: int) -> np.ndarray:
         p = self.params
