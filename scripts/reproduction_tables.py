@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.results.model import RunReport, load_report
-from bench.results.stats import masking_verdicts
+from bench.results.stats import ROW_FLAGS, masking_verdicts
 from bench.results.store import Store
 
 THEIR_TABLE_1 = {0.001: 0.8053, 0.002: 0.7788, 0.005: 0.5993, 0.008: 0.4025, 0.01: 0.3192,
@@ -34,6 +34,8 @@ def table(head: list[str], rows: list[list[str]]) -> str:
 
 def label(report: RunReport, row_id: str) -> str:
     t = report.row(row_id).get("defense_id", "")
+    if t.startswith("adversarial-training"):
+        return "adversarial training"
     return "none" if t == "none" else t.replace("distillation[temperature=", "T = ").rstrip("]")
 
 
@@ -48,7 +50,7 @@ def main() -> None:
     report = load_report(store, sys.argv[1] if len(sys.argv) > 1 else None)
     rows = report.row_ids
     none = next(r for r in rows if r.endswith("/defense=none"))
-    distilled = [r for r in rows if r != none]
+    defended = [r for r in rows if r != none]
     t100 = next((r for r in rows if r.endswith("temperature=100]")), None)
     run = report.run
     wall = "-"
@@ -117,13 +119,56 @@ def main() -> None:
     print("\n## Carlini-Wagner distortion (mean over successful samples)\n")
     body = []
     for a, (norm, mnist) in CW_MNIST.items():
-        for r in (none, *distilled):
+        for r in (none, *defended):
             m = report.cell(r, a)
             if m and m["status"] == "ok":
                 body.append([a, label(report, r), pct(m["metrics"].get("success_rate")),
                              f"{m['metrics'].get(f'{norm}_mean') or float('nan'):.3g}",
                              f"{mnist:g} (C&W, MNIST, 100 %)"])
     print(table(["attack", "model", "success", "mean distortion", "C&W 2017"], body))
+
+    print("\n## Beyond the study: accuracy under PGD (20 steps, random start) and Square\n")
+    attacks = [f"pgd-native[eps={e},steps=20,loss={loss}]" for e in (0.1, 0.3)
+               for loss in ("ce", "margin")] + ["square"]
+    heads = [a.replace("pgd-native[", "PGD ").replace(",steps=20,loss=", " ").rstrip("]")
+             .replace("square", "Square 0.1") for a in attacks]
+    print(table(["model", "clean", *heads],
+                [[label(report, r), pct(report.row(r)["clean_accuracy"]),
+                  *(pct(metric(report, r, a, "adv_accuracy")) for a in attacks)]
+                 for r in rows]))
+
+    print("\n## Robust accuracy per threat model (headline tier: samples, attacks)\n")
+    models = report.threats.get("models", [])
+    body = []
+    for r in rows:
+        entries = report.threats.get("rows", {}).get(r, [])
+        cells = []
+        for e in entries:
+            tiers = e.get("tiers") or []
+            cells.append("; ".join(f"{pct(t['robust_accuracy'])} ({t['samples']}, "
+                                   f"{t['attacks']})" for t in tiers) or "-")
+        body.append([label(report, r), *cells])
+    print(table(["model", *(m["label"] for m in models)], body))
+
+    print("\n## Convergence check (PGD, 20 vs 40 steps)\n")
+    for r in rows:
+        notes = []
+        for c in report.white_box:
+            for f in c.flags if c["row_id"] == r else ():
+                if f.name == "not-converged":
+                    notes.append(f"{c['attack_id']}: {f.status} ({f.evidence})")
+        print(f"- {label(report, r)}: " + ("; ".join(notes) or "-"))
+
+    print("\n## Cell flags per row (warnings on white-box cells; row-level flags: verdicts)\n")
+    for r in rows:
+        fired: dict[str, int] = {}
+        for c in report.white_box:
+            if c["row_id"] == r:
+                for f in report.warnings(c):
+                    if f.name not in ROW_FLAGS:
+                        fired[f.name] = fired.get(f.name, 0) + 1
+        print(f"- {label(report, r)}: "
+              + (", ".join(f"{k} ({v})" for k, v in sorted(fired.items())) or "none"))
 
     print("\n## Gradient-masking verdicts\n")
     verdicts = {v["row_id"]: v["text"] for v in masking_verdicts(report)}

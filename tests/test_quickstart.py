@@ -27,7 +27,30 @@ def quickstart(tmp_path_factory):
     warm = bench("run", "suites/quickstart.yaml", "--quiet", "--limit", "20")
     assert warm.returncode == 0, warm.stdout + warm.stderr
     reports = [json.loads(bench("report", str(i), "-f", "json").stdout) for i in (1, 2)]
-    return cold, reports
+    return cold, reports, bench
+
+
+#: the undefended and T = 100 rows of the quick start (cached by the runs above) under the
+#: attacks a reviewer trusts, at L-inf 0.1: PGD on the cross-entropy, APGD on the DLR loss,
+#: Square, and Carlini-Wagner
+MASKING = [
+    "--set", "defenses=[{name: none}, {name: distillation, params: {temperature: [100]}}]",
+    "--set", "attacks=[{name: pgd-native, params: {eps: 0.1, steps: 20}}, "
+    "{name: apgd, params: {eps: 0.1, loss: dlr, max_iter: 20, nb_random_init: 1, "
+    "batch_size: 512}}, {name: square, params: {eps: 0.1, max_iter: 300, batch_size: 512}, "
+    "samples: 100}, {name: cw-l2-native, params: {iterations: 100, binary_search_steps: 5}, "
+    "samples: 20}]",
+    "--set", "exclude=[]", "--set", "transfer=[]",
+    "--set", "threat_models=[{norm: inf, eps: 0.1}]",
+]
+
+
+@pytest.fixture(scope="module")
+def masking(quickstart):
+    bench = quickstart[2]
+    run = bench("run", "suites/quickstart.yaml", "--quiet", *MASKING)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(bench("report", "3", "-f", "json").stdout)
 
 
 def by_attack(report: dict, defense: str, transfer: bool = False) -> dict[str, dict]:
@@ -36,7 +59,7 @@ def by_attack(report: dict, defense: str, transfer: bool = False) -> dict[str, d
 
 
 def test_matrix_shape_and_sanity(quickstart):
-    cold, (report, _) = quickstart
+    cold, (report, _), _ = quickstart
     assert "success_rate (%), white-box (model cnn): rows defense, columns attacks" in cold.stdout
     assert "  A14  cw-linf\n" in cold.stdout  # short column labels, full ids in the legend
     assert cold.stderr == ""  # no TensorFlow start-up or retracing lines without --verbose
@@ -62,7 +85,7 @@ def test_matrix_shape_and_sanity(quickstart):
 
 
 def test_gradient_masking_is_visible_on_the_distilled_model(quickstart):
-    _, (report, _) = quickstart
+    _, (report, _), _ = quickstart
     none, t100 = by_attack(report, "none"), by_attack(report, "distillation[temperature=100]")
     assert (t100["fgsm[eps=0.3]"]["metrics"]["success_rate"]
             < none["fgsm[eps=0.3]"]["metrics"]["success_rate"] - 0.3)
@@ -83,7 +106,7 @@ def warnings(report: dict, defense: str) -> set[str]:
 
 
 def test_flags_fire_on_distilled_and_stay_quiet_on_undefended(quickstart):
-    _, (report, _) = quickstart
+    _, (report, _), _ = quickstart
     assert warnings(report, "none") == set()
     assert {"zero-gradient", "logit-scale", "loss-underflow"} <= warnings(
         report, "distillation[temperature=100]")
@@ -94,7 +117,7 @@ def test_adversarial_training_is_real_robustness_beside_distillations_masking(qu
     loss) than the undefended one, CW needs larger perturbations to fool it, and no sanity flag
     fires: robustness, not masking. The T = 100 student looks robust to PGD on the
     cross-entropy only."""
-    _, (report, _) = quickstart
+    _, (report, _), _ = quickstart
     none, at = by_attack(report, "none"), by_attack(report, "adversarial-training")
     t100 = by_attack(report, "distillation[temperature=100]")
     for pgd in ("pgd-native[loss=ce]", "pgd-native[loss=margin]"):
@@ -115,7 +138,7 @@ def test_adversarial_training_is_real_robustness_beside_distillations_masking(qu
 def test_robust_accuracy_per_threat_model(quickstart):
     """The declared threat models, per row: at L-inf 0.1 adversarial training keeps far more
     than the undefended model, at L-inf 0.3 nothing is left of the undefended one."""
-    _, (report, _) = quickstart
+    _, (report, _), _ = quickstart
     threats = report["threat_models"]
     assert [m["label"] for m in threats["models"]] == ["L-inf 0.1", "L-inf 0.3", "L2 1.5"]
 
@@ -132,8 +155,37 @@ def test_robust_accuracy_per_threat_model(quickstart):
     assert acc("none", "L2 1.5")["attacks"] >= 1
 
 
+def test_distillation_looks_robust_to_pgd_only(masking):
+    """Distilled T = 100: PGD on the cross-entropy leaves it looking robust, but APGD with the
+    DLR loss, Square and Carlini-Wagner bring it down to the undefended model, robust accuracy
+    at L-inf 0.1 is near the undefended model's, and the verdict says gradient masking
+    (measured: PGD-CE 4.9 % vs 59.1 % success; APGD-DLR 54.7 % on both; Square 44.4 % vs
+    40.7 %; robust accuracy 40.7 % vs 36.7 % of 297 digits)."""
+    none, t100 = by_attack(masking, "none"), by_attack(masking, "distillation")
+
+    def adv(cells: dict, attack: str) -> float:
+        return cells[attack]["metrics"]["adv_accuracy"]
+
+    assert adv(t100, "pgd-native") > adv(none, "pgd-native") + 0.3
+    for attack in ("apgd", "square"):
+        assert abs(adv(t100, attack) - adv(none, attack)) <= 0.1, attack
+        assert adv(t100, attack) < adv(t100, "pgd-native") - 0.3, attack
+    assert t100["cw-l2-native"]["metrics"]["success_rate"] >= 0.95
+    rows = masking["threat_models"]["rows"]
+    robust = {d: rows[f"model=cnn/defense={d}"][0]["tiers"][-1] for d in ("none", "distillation")}
+    assert robust["none"]["samples"] == robust["distillation"]["samples"] == 297
+    assert abs(robust["distillation"]["robust_accuracy"]
+               - robust["none"]["robust_accuracy"]) <= 0.1, robust
+    (verdict,) = masking["verdicts"]
+    assert verdict["row_id"] == "model=cnn/defense=distillation"
+    assert verdict["text"].startswith("apparent robustness is gradient masking")
+    assert "gradient-free-beats-gradient" in verdict["cell_flags"]
+    # the masking run trained nothing: the quick start's networks, from the cache
+    assert all(t["cached"] for r in masking["rows"] for t in r["training"])
+
+
 def test_second_run_trains_nothing(quickstart):
-    _, (first, second) = quickstart
+    _, (first, second), _ = quickstart
     for report, cached in ((first, False), (second, True)):
         records = [t for r in report["rows"] for t in r["training"]]
         # none, (teacher, student) for T = 10 and T = 100, the adversarially trained network
