@@ -12,3 +12,11 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def sample_rng(seed: int, restart: int, sample: np.ndarray) -> np.random.Generator:
+    """A generator seeded by ``(seed, restart, crc32 of the sample's bytes)``: a sample gets the
+    same random draws whatever batch the host hands it in (``generate`` is called per batch)."""
+    import zlib
+
+    return np.random.default_rng([seed, restart, zlib.crc32(sample.tobytes())])

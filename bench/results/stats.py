@@ -17,12 +17,12 @@ the undefended twin of a row) and how attacks get its gradients.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bench.results import threat
 from bench.results.model import RunResults, load_results
-from bench.results.records import Cell
+from bench.results.records import Cell, Row
 from bench.results.store import Store
 from bench.traits import AttackTraits, DefenseTraits
 
@@ -53,31 +53,31 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f}%"
 
 
-def _sr(cell: dict[str, Any]) -> float:
+def _sr(cell: Cell) -> float:
     """Success rate of a cell, NaN when it failed or has no eligible sample."""
     value = cell["metrics"].get("success_rate") if cell["status"] == "ok" else None
     return math.nan if value is None else float(value)
 
 
-def _attack(cell: dict[str, Any]) -> dict[str, Any]:
+def _attack(cell: Cell) -> dict[str, Any]:
     return dict(cell["params"].get("attack", {}))
 
 
-def _without(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def _without(params: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in keys}
 
 
-def _cell(cell: Cell | dict[str, Any]) -> Cell:
+def _cell(cell: Cell | Mapping[str, Any]) -> Cell:
     return cell if isinstance(cell, Cell) else Cell.from_dict(cell)
 
 
-def attack_traits(cell: Cell | dict[str, Any]) -> AttackTraits | None:
+def attack_traits(cell: Cell | Mapping[str, Any]) -> AttackTraits | None:
     """The attack traits stored with a cell (None: a run stored before traits existed, and no
     registered plugin to ask)."""
     return _cell(cell).attack_traits
 
 
-def defense_traits(cell: Cell | dict[str, Any]) -> DefenseTraits | None:
+def defense_traits(cell: Cell | Mapping[str, Any]) -> DefenseTraits | None:
     return _cell(cell).defense_traits
 
 
@@ -91,7 +91,7 @@ def row_defense_traits(report: RunReport, row_id: str) -> DefenseTraits | None:
     return None
 
 
-def twin_of(report: RunReport, row: dict[str, Any]) -> dict[str, Any] | None:
+def twin_of(report: RunReport, row: Row) -> Row | None:
     """The undefended twin of a row: the row of the same model whose defense declares kind
     ``none`` (never the row itself)."""
     for r in report.rows:
@@ -118,7 +118,7 @@ def data_range(report: RunReport) -> float:
     return float(hi) - float(lo)
 
 
-def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
+def row_flags(report: RunReport, row: Row) -> list[Flag]:
     """Flags on the deployed model itself, shown on every white-box cell of its row."""
     d = row.get("diagnostics") or {}
     flags: list[Flag] = []
@@ -132,7 +132,7 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
     saturated = d.get("softmax_saturated_fraction")
     if saturated is not None:
         # a confident undefended model saturates too: only more than its twin is suspicious
-        base = (twin or {}).get("diagnostics", {}).get("softmax_saturated_fraction")
+        base = twin["diagnostics"].get("softmax_saturated_fraction") if twin else None
         fired = saturated > SATURATED and base is not None and saturated > base + SATURATED_GAP
         versus = "" if base is None else f" (undefended twin: {_pct(base)})"
         flags.append(("saturated-softmax", "warn" if fired else "ok",
@@ -154,7 +154,7 @@ def row_flags(report: RunReport, row: dict[str, Any]) -> list[Flag]:
     return flags
 
 
-def cell_flags(report: RunReport, cell: Cell | dict[str, Any]) -> Iterator[Flag]:
+def cell_flags(report: RunReport, cell: Cell | Mapping[str, Any]) -> Iterator[Flag]:
     """Flags that compare a white-box cell with its neighbours in the same row."""
     cell = _cell(cell)
     sr = _sr(cell)
@@ -170,10 +170,10 @@ def cell_flags(report: RunReport, cell: Cell | dict[str, Any]) -> Iterator[Flag]
     transfers = [c for c in report.cells if c["row_id"] == cell["row_id"]
                  and c.get("source_row") and c["attack_id"] == cell["attack_id"]
                  and not math.isnan(_sr(c))]
-    for t in transfers:
-        beat = _sr(t) > sr + MARGIN
+    for moved in transfers:
+        beat = _sr(moved) > sr + MARGIN
         yield ("transfer-beats-white-box", "warn" if beat else "ok",
-               f"examples crafted on {t['source_row']} succeed on {_pct(_sr(t))} vs "
+               f"examples crafted on {moved['source_row']} succeed on {_pct(_sr(moved))} vs "
                f"{_pct(sr)} white-box")
     if traits is not None and traits.loss == "ce":
         for other, ot in neighbours:
@@ -223,9 +223,9 @@ def _convergence_flag(cell: Cell, traits: AttackTraits, params: dict[str, Any],
            f"{changed}: {_pct(_sr(twin))} vs {_pct(_sr(cell))} ({twin['attack_id']})")
 
 
-def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
+def _budget_flags(report: RunReport, cell: Cell, traits: AttackTraits,
                   params: dict[str, Any], name: str,
-                  neighbours: list[tuple[dict[str, Any], AttackTraits]]) -> Iterator[Flag]:
+                  neighbours: list[tuple[Cell, AttackTraits]]) -> Iterator[Flag]:
     """Flags of a norm-bounded attack: against other attacks of the same budget, and along
     its own eps sweep."""
     sr, eps = _sr(cell), traits.eps
@@ -245,21 +245,11 @@ def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
                    f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} at eps {eps:g}")
             break
     if not traits.random_noise:
-        noise = [c for c, t in same_budget if t.random_noise]
-        if noise:
-            best = max(noise, key=_sr)
-            beat = _sr(best) > sr + MARGIN
-            yield ("noise-beats-attack", "warn" if beat else "ok",
-                   f"{best['attack_id']} (random noise) {_pct(_sr(best))} vs {_pct(sr)} "
-                   f"at eps {eps:g}")
+        yield from _best_of("noise-beats-attack", "random noise", sr, eps,
+                            [c for c, t in same_budget if t.random_noise])
     if not traits.gradient_free:
-        free = [c for c, t in same_budget if t.gradient_free and not t.random_noise]
-        if free:
-            best = max(free, key=_sr)
-            beat = _sr(best) > sr + MARGIN
-            yield ("gradient-free-beats-gradient", "warn" if beat else "ok",
-                   f"{best['attack_id']} (gradient-free) {_pct(_sr(best))} vs {_pct(sr)} "
-                   f"at eps {eps:g}")
+        yield from _best_of("gradient-free-beats-gradient", "gradient-free", sr, eps,
+                            [c for c, t in same_budget if t.gradient_free and not t.random_noise])
     budget = traits.budget_params
     sweep = [(t.eps, _sr(c)) for c, t in neighbours
              if c["attack_name"] == name and t.eps is not None
@@ -275,6 +265,16 @@ def _budget_flags(report: RunReport, cell: dict[str, Any], traits: AttackTraits,
             and not traits.targeted and cell["metrics"].get("success_denominator")):
         yield ("large-eps-failure", "warn" if sr < LARGE_EPS_SUCCESS else "ok",
                f"{_pct(sr)} success at eps {eps:g} (half the data range or more)")
+
+
+def _best_of(flag: str, kind: str, sr: float, eps: float, group: list[Cell]) -> Iterator[Flag]:
+    """``flag`` when the best cell of ``group`` (attacks of one kind at the same budget) beats
+    this cell's success ``sr`` by more than MARGIN; nothing when the group is empty."""
+    if not group:
+        return
+    best = max(group, key=_sr)
+    yield (flag, "warn" if _sr(best) > sr + MARGIN else "ok",
+           f"{best['attack_id']} ({kind}) {_pct(_sr(best))} vs {_pct(sr)} at eps {eps:g}")
 
 
 def compute_flags(report: RunReport) -> dict[int, list[Flag]]:

@@ -47,10 +47,14 @@ class _ArtAttack(Attack):
     art_class: ClassVar[str]
     #: whether the ART class takes ``verbose`` (it then always gets False: we show progress)
     art_verbose: ClassVar[bool] = True
+    #: whether the ART class takes ``targeted`` (False: it is untargeted only, and the Params
+    #: refuse a target)
+    art_targeted: ClassVar[bool] = True
 
     def art_kwargs(self) -> dict[str, Any]:
         kwargs = self.params.model_dump(exclude={"target"})
-        kwargs["targeted"] = self.targeted
+        if self.art_targeted:
+            kwargs["targeted"] = self.targeted
         if self.art_verbose:
             kwargs["verbose"] = False
         return kwargs

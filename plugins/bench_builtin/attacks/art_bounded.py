@@ -217,11 +217,7 @@ class Square(_SeededArtAttack):
                    "no gradients; ART SquareAttack")
     Params = SquareParams
     art_class = "SquareAttack"
-
-    def art_kwargs(self) -> dict[str, Any]:
-        kwargs = super().art_kwargs()
-        kwargs.pop("targeted")  # ART's SquareAttack is untargeted only (refused in Params)
-        return kwargs
+    art_targeted = False  # untargeted only (refused in Params)
 
     def traits(self) -> AttackTraits:
         p: Any = self.params

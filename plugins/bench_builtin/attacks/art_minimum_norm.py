@@ -41,11 +41,7 @@ class DeepFool(_ArtAttack):
                    "the decision boundaries of the logits; ART DeepFool")
     Params = DeepFoolParams
     art_class = "DeepFool"
-
-    def art_kwargs(self) -> dict[str, Any]:
-        kwargs = super().art_kwargs()
-        kwargs.pop("targeted")  # ART's DeepFool is untargeted only (refused in Params)
-        return kwargs
+    art_targeted = False  # untargeted only (refused in Params)
 
     def traits(self) -> AttackTraits:
         # it steps across the nearest linearised boundary between logits: a margin, read on

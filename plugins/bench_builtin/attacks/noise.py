@@ -9,13 +9,13 @@ seeded per sample (seed, restart, the sample's bytes): the same example whatever
 
 from __future__ import annotations
 
-import zlib
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from bench.interfaces import Attack, AttackOutput, AttackParams, AttackTraits
+from bench.numerics import sample_rng
 
 
 class RandomNoise(Attack):
@@ -43,7 +43,7 @@ class RandomNoise(Attack):
 
     def _draw(self, xi: np.ndarray, restart: int) -> np.ndarray:
         p = self.params
-        rng = np.random.default_rng([p.seed, restart, zlib.crc32(xi.tobytes())])
+        rng = sample_rng(p.seed, restart, xi)
         if p.norm == "inf":
             return rng.uniform(-p.eps, p.eps, xi.shape)
         g = rng.standard_normal(xi.shape)

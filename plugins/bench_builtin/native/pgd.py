@@ -13,13 +13,14 @@ training defense calls it inside its compiled training step.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from bench_builtin.native.losses import ce_loss, cw_margin, is_adversarial, per_sample
 from bench_builtin.native.runtime import batches, compiled, image_spec, onehot
+
+from bench.numerics import sample_rng
 
 LOSSES = ("ce", "margin")
 NORMS = ("inf", 2)
@@ -102,7 +103,7 @@ def host_starts(x: np.ndarray, eps: float, norm: str | int, seed: int,
     out = np.empty_like(x)
     d = int(np.prod(x.shape[1:]))
     for i, xi in enumerate(x):
-        rng = np.random.default_rng([seed, restart, zlib.crc32(xi.tobytes())])
+        rng = sample_rng(seed, restart, xi)
         if norm == "inf":
             out[i] = rng.uniform(-eps, eps, xi.shape)
         else:
