@@ -309,8 +309,10 @@ class Attack(Plugin):
         accuracy read it). The default takes norm and eps from :meth:`bound` and assumes an
         iterative, gradient-based attack; override it to declare more."""
         bound = self.bound()
-        norm, eps = bound if bound is not None else (None, None)
-        return AttackTraits(norm=norm, eps=None if eps is None else float(eps),
+        if bound is None:
+            return AttackTraits(targeted=self.targeted)
+        norm, eps = bound
+        return AttackTraits(norm=norm if isinstance(norm, str) else int(norm), eps=float(eps),
                             targeted=self.targeted)
 
     def generate(

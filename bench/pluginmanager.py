@@ -269,7 +269,8 @@ def _declare_metrics(pm: pluggy.PluginManager, meta: dict[str, tuple[str, str]],
     for impl in pm.hook.bench_register_metrics.get_hookimpls():
         dist, version = meta.get(impl.plugin_name, ("?", "?"))
         try:
-            metrics = list(impl.function() or [])
+            declared: Any = impl.function()
+            metrics = list(declared or [])
         except (Exception, SystemExit) as exc:
             raise PluginError(f"plugin '{impl.plugin_name}' failed in bench_register_metrics: "
                               f"{type(exc).__name__}: {exc}") from None

@@ -76,7 +76,7 @@ def load_examples(report: RunReport) -> dict[int, list[dict[str, Any]]]:
 # ---- the view model ---------------------------------------------------------------------
 
 
-def _column(cell: dict[str, Any], label: str | None = None) -> str:
+def _column(cell: Cell, label: str | None = None) -> str:
     """The attack's column: its id, with the source row for transferred examples."""
     label = cell["attack_id"] if label is None else label
     return f"{label} \u2190 {_short(cell['source_row'])}" if cell.get("source_row") else label
@@ -149,7 +149,7 @@ def _flag_note(flags: list[dict[str, Any]]) -> str:
     return "".join(raised) if raised else f"\nsanity checks: {len(flags)} quiet"
 
 
-def _family(cell: dict[str, Any]) -> str:
+def _family(cell: Cell) -> str:
     """The attack's column without its budget parameters (``fgsm[eps=0.1]`` -> ``fgsm``): the
     cells of one eps sweep share it."""
     traits = attack_traits(cell)
@@ -160,7 +160,7 @@ def _family(cell: dict[str, Any]) -> str:
     return _column(cell, f"{name}[{','.join(kept)}]" if kept else name)
 
 
-def _eps_of(cell: dict[str, Any]) -> float | None:
+def _eps_of(cell: Cell) -> float | None:
     traits = attack_traits(cell)
     return None if traits is None or traits.eps is None else float(traits.eps)
 
@@ -273,11 +273,11 @@ def _caption(report: RunReport, pred: Any, conf: Any) -> str:
     return _class_name(report, pred) + ("" if conf is None else f" {100 * conf:.0f}%")
 
 
-def _pick_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pick_cells(cells: list[Cell]) -> list[Cell]:
     """One cell per attack family of a row: for an eps sweep, the smallest eps that reaches
     half the family's best success rate (a perturbation still small enough to see what it
     does), else the largest eps."""
-    families: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    families: dict[str, list[Cell]] = defaultdict(list)
     for c in cells:
         families[_family(c)].append(c)
     picked = []

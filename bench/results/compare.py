@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -138,8 +139,7 @@ def _values(entry: dict[str, Any] | None, kind: str) -> dict[str, float | None]:
     return {**entry["metrics"], **entry["timings"]}
 
 
-def _diff(kind: Literal["cell", "row"], key: str, a: dict[str, Any] | None,
-          b: dict[str, Any] | None) -> EntryDiff:
+def _diff(kind: Literal["cell", "row"], key: str, a: Any, b: Any) -> EntryDiff:
     va, vb = _values(a, kind), _values(b, kind)
     names = list(dict.fromkeys([*va, *vb]))
     return EntryDiff(kind, key, None if a is None else a["status"],
@@ -147,8 +147,9 @@ def _diff(kind: Literal["cell", "row"], key: str, a: dict[str, Any] | None,
                      {m: MetricDiff(m, va.get(m), vb.get(m)) for m in names})
 
 
-def _match(kind: Literal["cell", "row"], key: str, a: list[dict[str, Any]],
-           b: list[dict[str, Any]]) -> list[EntryDiff]:
+def _match(kind: Literal["cell", "row"], key: str, a: Sequence[Any],
+           b: Sequence[Any]) -> list[EntryDiff]:
+    """Entries (cells, or rows as dicts) matched by ``key``, diffed."""
     by_a = {e[key]: e for e in a}
     by_b = {e[key]: e for e in b}
     ids = list(dict.fromkeys([*by_a, *by_b]))

@@ -262,7 +262,7 @@ def load_results(store: Store, run: int | str | None, plugins: Any = None) -> Ru
     def loader(pk: int) -> list[Sample]:
         return [Sample.from_dict(dict(r)) for r in store.samples(pk)]
 
-    results = RunResults(Run.from_dict(run_row), rows, cells, loader=loader,
+    results = RunResults(Run.from_dict(run_row), _as(Row, rows), _as(Cell, cells), loader=loader,
                          images=store.examples)
     stored = store.stats(run_id)
     if stored is None:  # a run stored before statistics were: computed now, not stored
