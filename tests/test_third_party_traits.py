@@ -41,10 +41,10 @@ def test_third_party_attack_gets_flags_like_a_built_in(store_path: Path) -> None
 
 
 def test_third_party_attack_gets_an_eps_figure(store_path: Path) -> None:
-    from bench.render.html import _eps_sweeps
+    from bench.render.figures import eps_sweeps
     from bench.results.model import load_report
     from bench.results.store import Store
 
-    sweeps = _eps_sweeps(load_report(Store(store_path, readonly=True), None))
+    sweeps = eps_sweeps(load_report(Store(store_path, readonly=True), None))
     assert [(s["family"], s["eps"]) for s in sweeps] == [("tp-pgd", [0.1, 0.3])]
     assert sweeps[0]["uri"].startswith("data:image/svg+xml;base64,")
