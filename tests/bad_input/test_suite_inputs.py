@@ -154,6 +154,16 @@ CASES = [
     Case("label-twice", tiny_with("defenses=[{name: none, label: base}, "
                                   "{name: distillation, label: base}]"),
          T + "defenses[1].label: 'base' labels both 'none' and 'distillation'"),
+    # the convergence check: an attack with nothing to double, a parameter that counts nothing
+    Case("convergence-nothing-to-double", tiny_with("attacks[0].convergence=true"),
+         T + "attacks[0].convergence: fgsm declares no iteration or restart parameter to "
+         "double (traits().effort_params)"),
+    Case("convergence-not-effort", tiny_with(
+        "attacks=[{name: pgd-native, convergence: eps}]"),
+         T + "attacks[0].convergence: 'eps' is not one of pgd-native's iteration or restart "
+         "parameters (steps, restarts)"),
+    Case("convergence-number", tiny_with("attacks[0].convergence=2"),
+         T + "attacks[0].convergence: Input should be a valid boolean or a valid string, got 2"),
     # patterns that match nothing, grid cap
     Case("exclude-matches-nothing", tiny_with("exclude=[{defense: none}, {attack: fgms}]"),
          T + "exclude[1].attack: 'fgms' matches no attack of the grid. Did you mean: fgsm? "
