@@ -219,8 +219,8 @@ def test_report_is_self_contained(report_html: Path) -> None:
     parser.feed(text)
     assert parser.refs and all(r.startswith("data:image/svg+xml;base64,") for r in parser.refs)
     assert "<script" not in text.lower()
-    for section in ('id="threats"', 'id="matrix"', 'id="eps"', 'id="defense-sweep"', 'id="targeted"',
-                    'id="examples"', 'id="timings"', 'id="provenance"'):
+    for section in ('id="threats"', 'id="matrix"', 'id="eps"', 'id="defense-sweep"',
+                    'id="targeted"', 'id="examples"', 'id="timings"', 'id="provenance"'):
         assert section in text
 
 
@@ -233,7 +233,8 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     assert page["title"] == "artbench run 1: tiny"
     # "flags" appears only when the run recorded sanity flags
     assert [s for s in page["sections"] if s != "flags"] == [
-        "threats", "matrix", "eps", "defense-sweep", "targeted", "examples", "timings", "provenance"]
+        "threats", "matrix", "eps", "defense-sweep", "targeted", "examples", "timings",
+        "provenance"]
     # the matrix: 3 rows (none, T=10, T=100) x (2 FGSM + failing plugin + targeted BIM), each
     # attack white-box and transferred from the undefended row (not evaluated on itself)
     assert page["matrixRows"] == 3

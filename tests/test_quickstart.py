@@ -24,7 +24,10 @@ def quickstart(tmp_path_factory):
 
     cold = bench("run", "suites/quickstart.yaml", "--quiet")
     assert cold.returncode == 0, cold.stdout + cold.stderr
-    warm = bench("run", "suites/quickstart.yaml", "--quiet", "--limit", "20")
+    # the same networks again, on a 20-sample prefix, without the Carlini-Wagner cells (a third
+    # of the warm run's time; the networks and the prefix are what this run checks)
+    warm = bench("run", "suites/quickstart.yaml", "--quiet", "--limit", "20",
+                 "--set", "exclude=[{attack: 'cw-*'}]")
     assert warm.returncode == 0, warm.stdout + warm.stderr
     reports = [json.loads(bench("report", str(i), "-f", "json").stdout) for i in (1, 2)]
     return cold, reports, bench
@@ -199,4 +202,5 @@ def test_second_run_trains_nothing(quickstart):
               if c["attack_id"] == "cw-l2-native" and c["source_row"] is None}
     assert {r["row_id"]: r["clean_accuracy"] for r in second["rows"]} == prefix
     assert {c["cell_id"]: c["samples"] for c in second["cells"]} == {
-        c["cell_id"]: min(c["samples"], 20) for c in first["cells"]}
+        c["cell_id"]: min(c["samples"], 20) for c in first["cells"]
+        if not c["attack_id"].startswith("cw-")}

@@ -212,7 +212,8 @@ class Ray(Executor):
             if retries < 0 or pending.attempt < retries:
                 self.submit(task, pending.attempt + 1)
                 return None
-            again = f" (retried {pending.attempt} times)" if pending.attempt else ""
+            again = ("" if not pending.attempt else " (retried once)" if pending.attempt == 1
+                     else f" (retried {pending.attempt} times)")
             return Outcome(task, None, "crashed", f"its worker died{again} (Ray: "
                                                   f"{type(exc).__name__}: {_first_line(exc)})")
         except ray.exceptions.RayError as exc:
