@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from bench.batches import BatchTransform
-from bench.traits import AttackTraits, DefenseTraits
+from bench.traits import AttackTraits, DefenseTraits, Norm
 
 __all__ = [
     "UNDEFENDED", "Attack", "AttackOutput", "AttackParams", "AttackTraits", "BatchTransform",
@@ -309,11 +309,10 @@ class Attack(Plugin):
         accuracy read it). The default takes norm and eps from :meth:`bound` and assumes an
         iterative, gradient-based attack; override it to declare more."""
         bound = self.bound()
-        if bound is None:
-            return AttackTraits(targeted=self.targeted)
-        norm, eps = bound
-        return AttackTraits(norm=norm if isinstance(norm, str) else int(norm), eps=float(eps),
-                            targeted=self.targeted)
+        norm, eps = bound if bound is not None else (None, None)
+        # the norm as bound() gave it (math.inf included: check_bound accepts it)
+        return AttackTraits(norm=typing.cast(Norm | None, norm),
+                            eps=None if eps is None else float(eps), targeted=self.targeted)
 
     def generate(
         self,
