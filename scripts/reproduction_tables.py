@@ -152,11 +152,8 @@ def main() -> None:
 
     print("\n## Convergence check (PGD, 20 vs 40 steps)\n")
     for r in rows:
-        notes = []
-        for c in report.white_box:
-            for f in c.flags if c["row_id"] == r else ():
-                if f.name == "not-converged":
-                    notes.append(f"{c['attack_id']}: {f.status} ({f.evidence})")
+        notes = [f"{c['attack_id']}: {f.status} ({f.evidence})" for c in report.white_box
+                 if c["row_id"] == r for f in c.flags if f.name == "not-converged"]
         print(f"- {label(report, r)}: " + ("; ".join(notes) or "-"))
 
     print("\n## Cell flags per row (warnings on white-box cells; row-level flags: verdicts)\n")
