@@ -278,3 +278,51 @@ def test_an_unbounded_attack_must_fool_every_sample(sr, status):
     assert got["unbounded-not-total"][0] == status
     targeted = flags([cell("cw", "cw-l2", {"target": "next"}, 0.5)], "cw")
     assert "unbounded-not-total" not in targeted
+
+
+def _samples(broken: set[int], n: int, misclassified: frozenset[int] = frozenset()) -> list:
+    """Per-sample results: label 0, samples in ``misclassified`` wrong when clean (not
+    counted), those in ``broken`` fooled."""
+    from bench.results.records import Sample
+
+    return [Sample(idx=i, label=0, clean_pred=int(i in misclassified),
+                   adv_pred=int(i in broken or i in misclassified),
+                   success=int(i in broken and i not in misclassified)) for i in range(n)]
+
+
+def _paired(bim: list, fgsm: list) -> tuple[str, str]:
+    """single-step-beats-iterative for a BIM and an FGSM cell with these per-sample results."""
+    def rate(ss):
+        counted = [s for s in ss if s.clean_pred == s.label]
+        return sum(s.success for s in counted) / len(counted)
+
+    cells = [cell("bim", "bim", BIM, rate(bim)),
+             cell("fgsm", "fgsm", {"eps": 0.3, "target": None}, rate(fgsm))]
+    per_cell = {"bim" + ROW: bim, "fgsm" + ROW: fgsm}
+    report = RunReport({}, [], cells, loader=per_cell.__getitem__)
+    got = {n: (s, e) for n, s, e in cell_flags(report, report.cells[0])}
+    return got["single-step-beats-iterative"]
+
+
+def test_a_gap_on_a_few_samples_is_not_significant():
+    # 10 points on 20 samples: 2 samples only FGSM breaks, none only BIM breaks (p = 0.25)
+    assert _paired(_samples({0, 1}, 20), _samples({0, 1, 2, 3}, 20)) == (
+        "ok", "fgsm 20.0% vs 10.0% at eps 0.3 (2 vs 0 of the 20 samples both counted broken "
+              "by one only, p = 0.25, not significant)")
+    # the same 10 points on 200 samples: 20 vs 0 (p = 1e-6)
+    status, evidence = _paired(_samples(set(range(20)), 200), _samples(set(range(40)), 200))
+    assert status == "warn" and evidence.endswith("(20 vs 0 of the 200 samples both counted "
+                                                  "broken by one only, p = 9.5e-07)")
+
+
+def test_the_test_pairs_samples_and_counts_only_eligible_ones():
+    # FGSM ran on 200 samples, BIM on the first 50: on those both break the same 5, so
+    # FGSM's 40 % against BIM's 10 % is no evidence (the later samples are easier)
+    status, evidence = _paired(_samples(set(range(5)), 50),
+                               _samples(set(range(5)) | set(range(50, 125)), 200))
+    assert status == "ok" and "(0 vs 0 of the 50 samples both counted" in evidence
+    # misclassified clean samples are not counted, whatever their success field says
+    wrong = frozenset(range(30, 50))
+    status, evidence = _paired(_samples(set(range(30)), 50, wrong),
+                               _samples(set(range(30)), 50, wrong))
+    assert "of the 30 samples both counted" in evidence and status == "ok"

@@ -72,6 +72,8 @@ class RunResults:
     images: Callable[[int], list[tuple[Any, Any]]] | None = field(default=None, repr=False)
     attack_ids: list[str] = field(default_factory=list)
     row_ids: list[str] = field(default_factory=list)
+    _outcomes: dict[Any, dict[int, bool]] = field(default_factory=dict, repr=False,
+                                                  compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.run, Run):
@@ -99,6 +101,17 @@ class RunResults:
     def samples(self, cell: Cell) -> list[Sample]:
         """A cell's per-sample results, in sample order (empty without a store)."""
         return self.loader(cell.id) if self.loader is not None else []
+
+    def outcomes(self, cell: Cell) -> dict[int, bool]:
+        """Sample index -> whether the attack succeeded, for the samples a cell counts in its
+        success rate: untargeted, those classified correctly; targeted, those whose label is
+        not the target (:func:`bench.results.metrics.cell_metrics`). Loaded once per cell;
+        empty without a store."""
+        if cell.id not in self._outcomes:
+            self._outcomes[cell.id] = {
+                s.idx: bool(s.success) for s in self.samples(cell) if s.success is not None
+                and (s.clean_pred == s.label if s.target is None else s.label != s.target)}
+        return self._outcomes[cell.id]
 
     def examples(self, cell: Cell) -> list[tuple[Any, Any]]:
         """The (clean, adversarial) images kept for a cell (``evaluation.examples``)."""

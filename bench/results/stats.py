@@ -8,6 +8,11 @@ evidence. They are computed from stored results after a run, so old runs can be 
 A fired flag means the cell's number is likely an artefact of gradient masking: its robustness
 is an upper bound that a stronger or better-suited attack would lower.
 
+A flag that says one cell beats another fires when the gap between their success rates exceeds
+its threshold and, where per-sample results are stored (every run), the gap is significant on
+the samples both cells counted: a one-sided exact McNemar (sign) test at :data:`SIGNIFICANCE`,
+so that a few samples of a small cell do not raise a flag.
+
 Flags read what plugins declare about themselves (:mod:`bench.traits`, stored with every cell),
 never plugin names: an attack's norm, eps, whether it is iterative or gradient-free, its loss
 and which of its parameters set the budget or choose the loss; a defense's kind (``none`` marks
@@ -19,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+from scipy.stats import binomtest
 
 from bench.results import threat
 from bench.results.model import RunResults, load_results
@@ -42,6 +49,8 @@ LARGE_EPS_SUCCESS = 0.8
 UNBOUNDED_SUCCESS = 0.99
 #: doubling an attack's work may raise its success by this much ("a few points") and no more
 CONVERGED_GAIN = 0.03
+#: a gap between two cells must also be this significant on the samples both counted
+SIGNIFICANCE = 0.05
 
 Flag = tuple[str, str, str]  # name, status, evidence
 
@@ -57,6 +66,26 @@ def _sr(cell: Cell) -> float:
     """Success rate of a cell, NaN when it failed or has no eligible sample."""
     value = cell["metrics"].get("success_rate") if cell["status"] == "ok" else None
     return math.nan if value is None else float(value)
+
+
+def _beats(report: RunReport, better: Cell, cell: Cell, gap: float) -> tuple[bool, str]:
+    """Whether ``better`` succeeds on more than ``gap`` more than ``cell`` and, where both
+    have per-sample results, significantly more on the samples both counted (exact one-sided
+    McNemar test: of the samples broken by one of them only, are more broken by ``better``
+    than chance allows?). Returns that, and the test's evidence ("" without samples)."""
+    wide = _sr(better) > _sr(cell) + gap
+    theirs, mine = report.outcomes(better), report.outcomes(cell)
+    shared = theirs.keys() & mine.keys()
+    if not shared:
+        return wide, ""
+    only_theirs = sum(theirs[i] and not mine[i] for i in shared)
+    only_mine = sum(mine[i] and not theirs[i] for i in shared)
+    split = only_theirs + only_mine
+    p = binomtest(only_theirs, split, alternative="greater").pvalue if split else 1.0
+    weak = wide and p >= SIGNIFICANCE
+    return wide and not weak, (f" ({only_theirs} vs {only_mine} of the {len(shared)} samples "
+                               f"both counted broken by one only, p = {p:.2g}"
+                               + (", not significant)" if weak else ")"))
 
 
 def _attack(cell: Cell) -> dict[str, Any]:
@@ -166,24 +195,24 @@ def cell_flags(report: RunReport, cell: Cell | Mapping[str, Any]) -> Iterator[Fl
     neighbours = [(c, t) for c in same_row if (t := attack_traits(c)) is not None]
     if traits is not None:
         yield from _budget_flags(report, cell, traits, params, name, neighbours)
-        yield from _convergence_flag(cell, traits, params, neighbours)
+        yield from _convergence_flag(report, cell, traits, params, neighbours)
     transfers = [c for c in report.cells if c["row_id"] == cell["row_id"]
                  and c.get("source_row") and c["attack_id"] == cell["attack_id"]
                  and not math.isnan(_sr(c))]
     for moved in transfers:
-        beat = _sr(moved) > sr + MARGIN
+        beat, test = _beats(report, moved, cell, MARGIN)
         yield ("transfer-beats-white-box", "warn" if beat else "ok",
                f"examples crafted on {moved['source_row']} succeed on {_pct(_sr(moved))} vs "
-               f"{_pct(sr)} white-box")
+               f"{_pct(sr)} white-box{test}")
     if traits is not None and traits.loss == "ce":
         for other, ot in neighbours:
             op = _attack(other)
             if (other["attack_name"] == name and ot.loss not in (None, "ce")
                     and _without(op, traits.loss_params) == _without(params, traits.loss_params)):
-                beat = _sr(other) > sr + LOSS_GAP
+                beat, test = _beats(report, other, cell, LOSS_GAP)
                 yield ("loss-underflow", "warn" if beat else "ok",
                        f"loss {ot.loss} reaches {_pct(_sr(other))} vs {_pct(sr)} with "
-                       "cross-entropy")
+                       f"cross-entropy{test}")
 
 
 def _counts(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, int] | None:
@@ -193,7 +222,7 @@ def _counts(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, int] | N
     return {k: int(v) for k, v in values.items() if v is not None} if ok else None
 
 
-def _convergence_flag(cell: Cell, traits: AttackTraits, params: dict[str, Any],
+def _convergence_flag(report: RunReport, cell: Cell, traits: AttackTraits, params: dict[str, Any],
                       neighbours: list[tuple[Cell, AttackTraits]]) -> Iterator[Flag]:
     """``not-converged``: the same attack on the same samples with at least twice the work
     (its declared effort parameters, none of them lower) succeeds on more than a few points
@@ -217,10 +246,10 @@ def _convergence_flag(cell: Cell, traits: AttackTraits, params: dict[str, Any],
     if not twins:
         return
     _, twin, more = min(twins, key=lambda t: t[0])
-    gain = _sr(twin) - _sr(cell)
+    beat, test = _beats(report, twin, cell, CONVERGED_GAIN)
     changed = ", ".join(f"{k} {mine[k]} -> {more[k]}" for k in effort if more[k] != mine[k])
-    yield ("not-converged", "warn" if gain > CONVERGED_GAIN else "ok",
-           f"{changed}: {_pct(_sr(twin))} vs {_pct(_sr(cell))} ({twin['attack_id']})")
+    yield ("not-converged", "warn" if beat else "ok",
+           f"{changed}: {_pct(_sr(twin))} vs {_pct(_sr(cell))} ({twin['attack_id']}){test}")
 
 
 def _budget_flags(report: RunReport, cell: Cell, traits: AttackTraits,
@@ -240,25 +269,25 @@ def _budget_flags(report: RunReport, cell: Cell, traits: AttackTraits,
                    and _attack(c).get("target") == target]
     if traits.iterative and not traits.gradient_free:
         for other, _ in (p for p in same_budget if not p[1].iterative and not p[1].gradient_free):
-            beat = _sr(other) > sr + MARGIN
+            beat, test = _beats(report, other, cell, MARGIN)
             yield ("single-step-beats-iterative", "warn" if beat else "ok",
-                   f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} at eps {eps:g}")
+                   f"{other['attack_id']} {_pct(_sr(other))} vs {_pct(sr)} at eps {eps:g}{test}")
             break
     if not traits.random_noise:
-        yield from _best_of("noise-beats-attack", "random noise", sr, eps,
+        yield from _best_of(report, "noise-beats-attack", "random noise", cell, eps,
                             [c for c, t in same_budget if t.random_noise])
     if not traits.gradient_free:
-        yield from _best_of("gradient-free-beats-gradient", "gradient-free", sr, eps,
+        yield from _best_of(report, "gradient-free-beats-gradient", "gradient-free", cell, eps,
                             [c for c, t in same_budget if t.gradient_free and not t.random_noise])
     budget = traits.budget_params
-    sweep = [(t.eps, _sr(c)) for c, t in neighbours
-             if c["attack_name"] == name and t.eps is not None
-             and _without(_attack(c), budget) == _without(params, budget)]
-    smaller = [s for e, s in sweep if e < eps]
+    smaller = [c for c, t in neighbours
+               if c["attack_name"] == name and t.eps is not None and t.eps < eps
+               and _without(_attack(c), budget) == _without(params, budget)]
     if smaller:
-        drop = max(smaller) - sr
-        yield ("success-not-rising", "warn" if drop > MARGIN else "ok",
-               f"{_pct(sr)} at eps {eps:g} vs up to {_pct(max(smaller))} at smaller eps")
+        best = max(smaller, key=_sr)
+        beat, test = _beats(report, best, cell, MARGIN)
+        yield ("success-not-rising", "warn" if beat else "ok",
+               f"{_pct(sr)} at eps {eps:g} vs up to {_pct(_sr(best))} at smaller eps{test}")
     # untargeted L-infinity only: a targeted attack with few steps of eps / iterations can fail
     # at a large eps without any masking (reaching one given class is a much harder goal)
     if (_norm(traits.norm) == "inf" and eps >= LARGE_EPS * data_range(report)
@@ -267,14 +296,17 @@ def _budget_flags(report: RunReport, cell: Cell, traits: AttackTraits,
                f"{_pct(sr)} success at eps {eps:g} (half the data range or more)")
 
 
-def _best_of(flag: str, kind: str, sr: float, eps: float, group: list[Cell]) -> Iterator[Flag]:
+def _best_of(report: RunReport, flag: str, kind: str, cell: Cell, eps: float,
+             group: list[Cell]) -> Iterator[Flag]:
     """``flag`` when the best cell of ``group`` (attacks of one kind at the same budget) beats
-    this cell's success ``sr`` by more than MARGIN; nothing when the group is empty."""
+    ``cell`` by more than MARGIN (see :func:`_beats`); nothing when the group is empty."""
     if not group:
         return
     best = max(group, key=_sr)
-    yield (flag, "warn" if _sr(best) > sr + MARGIN else "ok",
-           f"{best['attack_id']} ({kind}) {_pct(_sr(best))} vs {_pct(sr)} at eps {eps:g}")
+    beat, test = _beats(report, best, cell, MARGIN)
+    yield (flag, "warn" if beat else "ok",
+           f"{best['attack_id']} ({kind}) {_pct(_sr(best))} vs {_pct(_sr(cell))} at eps "
+           f"{eps:g}{test}")
 
 
 def compute_flags(report: RunReport) -> dict[int, list[Flag]]:
