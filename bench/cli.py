@@ -19,6 +19,7 @@ from rich.table import Table
 from bench import __version__
 from bench.errors import BenchError, ConfigError, ExitCode, PluginError
 from bench.interrupts import catch_signals
+from bench.progress import say
 from bench.quiet import quiet_tensorflow
 
 
@@ -206,11 +207,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                     shard=shard)
     result = driver.run()
     print_report(load_results(store, result.run_id), console, wide=args.wide)
-    console.print(f"stored as run {result.run_id} in {store.path}", highlight=False,
-                  markup=False)
+    say(console, f"stored as run {result.run_id} in {store.path}")
     if result.failed:
-        console.print(f"{result.failed} of {sum(result.counts.values())} cells failed",
-                      style="red")
+        say(console, f"{result.failed} of {sum(result.counts.values())} cells failed",
+            style="red")
         return ExitCode.CELLS_FAILED
     return ExitCode.OK
 
@@ -226,15 +226,13 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     rows = {c.row for c in plan.cells}
     transfers = plan.transfers
     n_transfer = sum(map(len, transfers.values()))
-    console.print(f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense "
-                  f"rows)" + (f" + {n_transfer} transfer cells" if n_transfer else ""),
-                  highlight=False, markup=False)
+    say(console, f"{args.suite}: OK, {len(plan.cells)} cells ({len(rows)} model x defense "
+                 f"rows)" + (f" + {n_transfer} transfer cells" if n_transfer else ""))
     if args.list:
         for c in plan.cells:
-            console.print(f"  {c.id}  (samples {c.samples})", highlight=False, markup=False)
+            say(console, f"  {c.id}  (samples {c.samples})")
             for t in transfers.get(c.id, []):
-                console.print(f"  {transfer_id(t, c.attack.id, c.row)}", highlight=False,
-                              markup=False)
+                say(console, f"  {transfer_id(t, c.attack.id, c.row)}")
     return ExitCode.OK
 
 
@@ -288,9 +286,8 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
                       str(r["cells_failed"]), (r["git_commit"] or "-")[:12])
     console.print(table)
     for r in gone:
-        console.print(f"run {r['id']}: recorded as running, but its process (pid "
-                      f"{r['driver_pid']} on {r['driver_host']}) is gone: interrupted",
-                      highlight=False, markup=False)
+        say(console, f"run {r['id']}: recorded as running, but its process (pid "
+                     f"{r['driver_pid']} on {r['driver_host']}) is gone: interrupted")
     return ExitCode.OK
 
 
@@ -360,7 +357,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         text = run_reporter(reporter[0], reporter[1], report,
                             Path(args.output) if args.output else None)
     if args.output:
-        console.print(f"wrote {args.output}", highlight=False, markup=False)
+        say(console, f"wrote {args.output}")
     else:
         sys.stdout.write(text or "")
     return ExitCode.OK
@@ -380,7 +377,7 @@ def _export(args: argparse.Namespace, report: Any, console: Console) -> int:
         texts.append(("--benchmark-json", args.benchmark_json, benchmark_json_text(report)))
     for option, path, text in texts:
         _write_text(option, Path(path), text)
-        console.print(f"wrote {path}", highlight=False, markup=False)
+        say(console, f"wrote {path}")
     return ExitCode.OK
 
 
@@ -396,7 +393,7 @@ def cmd_merge(args: argparse.Namespace, console: Console) -> int:
     result = merge(args.out, args.inputs)
     for line in result.warnings:
         sys.stderr.write(f"warning: {line}\n")
-    console.print(result.summary, highlight=False, markup=False)
+    say(console, result.summary)
     return ExitCode.OK
 
 
@@ -418,13 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         with catch_signals():
             return int(COMMANDS[args.command](args, console))
     except BenchError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        say(err, f"error: {exc}")
         return int(exc.exit_code)
     except KeyboardInterrupt as exc:
         sigterm = getattr(exc, "signum", None) == signal.SIGTERM
         what = "terminated (SIGTERM)" if sigterm else "interrupted"
         tail = ": finished cells are stored" if args.command == "run" else ""
-        err.print(f"{what}{tail}", highlight=False, markup=False)
+        say(err, f"{what}{tail}")
         return int(ExitCode.TERMINATED if sigterm else ExitCode.INTERRUPTED)
     except Exception:  # a bug of ours: show everything
         traceback.print_exc()

@@ -18,6 +18,12 @@ from rich.progress import (
 )
 
 
+def say(console: Console, text: str, **style: Any) -> None:
+    """Print one plain message: no markup or highlighting, and never wrapped at the console's
+    width (logs are 80 columns wide: a path or cell id must stay whole to be copied)."""
+    console.print(text, highlight=False, markup=False, soft_wrap=True, **style)
+
+
 class RunProgress:
     """A thin wrapper so the runner never depends on whether output is shown."""
 
@@ -58,7 +64,7 @@ class RunProgress:
 
     def log(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, highlight=False)
+            say(self.console, message)
 
     def keras_callback(self, description: str, epochs: int) -> Any:
         """A Keras callback advancing one bar per epoch."""

@@ -6,7 +6,6 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.markup import escape
 
 from bench.batches import BatchTransform
 from bench.cache import DamagedEntry, ModelCache, cache_key
@@ -104,8 +103,8 @@ class HostTrainer(Trainer):
             model = self._load(key, material)
             cached = model is not None
             if model is not None:
-                self.progress.log(escape(f"  cached  {self.model_plugin.name} ({label}, "
-                                         f"T={temperature:g})"))
+                self.progress.log(f"  cached  {self.model_plugin.name} ({label}, "
+                                  f"T={temperature:g})")
             else:
                 model = self._fit(key, material, targets, temperature, label, start, transform)
         self._keys[id(model)] = key

@@ -68,8 +68,11 @@ def test_report_formats(tiny_run):
     assert md.returncode == 0
     assert "| model | defense | clean acc | fgsm[eps=0.1] | fgsm[eps=0.3] | broken |" in md.stdout
     assert "FAILED" in md.stdout
-    out = tmp / "r.csv"
-    assert bench("report", "1", "-f", "csv", "-o", str(out), tmp=tmp).returncode == 0
+    # a narrow terminal (or a log's 80 columns) must not break a path in two
+    out = tmp / ("a-directory-name-longer-than-the-terminal-is-wide" * 2) / "r.csv"
+    out.parent.mkdir()
+    res = bench("report", "1", "-f", "csv", "-o", str(out), tmp=tmp, env={"COLUMNS": "40"})
+    assert res.returncode == 0 and f"wrote {out}" in res.stdout.splitlines()
     lines = out.read_text().splitlines()
     assert len(lines) == 5 and lines[0].startswith("run,cell_id,model,defense,attack,status")
     js = json.loads(bench("report", "-f", "json", tmp=tmp).stdout)
@@ -121,6 +124,9 @@ def test_validate_lists_cells_and_schema_has_plugin_params(tmp_path):
     assert res.returncode == 0
     assert "OK, 2 cells (1 model x defense rows)" in res.stdout
     assert "model=cnn/defense=none/attack=fgsm[eps=0.3]" in res.stdout
+    narrow = bench("validate", TINY, "--list", tmp=tmp_path, env={"COLUMNS": "30"})
+    line = "  model=cnn/defense=none/attack=fgsm[eps=0.3]  (samples 20)"
+    assert line in narrow.stdout.splitlines()
     schema = json.loads(bench("schema", tmp=tmp_path).stdout)
     eps = schema["x-plugins"]["attack"]["fgsm"]["properties"]["eps"]
     assert eps["default"] == 0.3 and eps["minimum"] == 0
@@ -183,3 +189,17 @@ def test_interrupted_run_keeps_finished_cells(tmp_path):
     # the stored cells are flagged too (success-not-rising and friends need no full run)
     flagged = db.execute("SELECT COUNT(DISTINCT cell) FROM flags").fetchone()[0]
     assert flagged == len(cells)
+
+
+def test_progress_messages_are_plain_and_never_wrapped():
+    import io
+
+    from rich.console import Console
+
+    from bench.progress import RunProgress
+
+    console = Console(file=io.StringIO(), width=30)
+    message = ("model=cnn/defense=distillation[temperature=10]: clean accuracy 83.20% on 2000 "
+               "samples")
+    RunProgress(quiet=False, console=console).log(message)
+    assert console.file.getvalue() == message + "\n"

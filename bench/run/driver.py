@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from rich.markup import escape
 from rich.progress import TaskID
 
 from bench import provenance
@@ -87,10 +86,10 @@ class Driver:
         started = RunStarted(run_id, self.plan.suite.model_dump(mode="json"), ids)
         sink.notify("bench_run_start", **vars(started))
         sink.trackers.call("run_start", started)
-        self.progress.log(escape(f"run {run_id}: {len(ids)} cells, train {train.name} "
-                                 f"({len(train)}), evaluate {evaluation.name}"
-                                 + (f", executor {self.executor.name}"
-                                    if self.executor.name != "serial" else "")))
+        self.progress.log(f"run {run_id}: {len(ids)} cells, train {train.name} "
+                          f"({len(train)}), evaluate {evaluation.name}"
+                          + (f", executor {self.executor.name}"
+                             if self.executor.name != "serial" else ""))
         if self.timeout is not None and not self.executor.enforces_timeouts:
             self.progress.console.print(
                 f"warning: evaluation.cell_timeout ({self.timeout:g} s) is not enforced by "
@@ -184,6 +183,6 @@ class Driver:
         self.store.reopen_run(run_id)
         n_done = len(self.plan.cell_ids([c for c in self.cells if c.id in done]))
         sink.counts["ok"] += n_done
-        self.progress.log(escape(f"resuming run {run_id}: {n_done} of "
-                                 f"{len(self.cell_ids())} cells stored, the rest runs now"))
+        self.progress.log(f"resuming run {run_id}: {n_done} of "
+                          f"{len(self.cell_ids())} cells stored, the rest runs now")
         return done, {r for r, status in stored_rows.items() if status == "ok"}

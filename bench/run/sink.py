@@ -69,9 +69,9 @@ class Sink:
             return
         if not keep_stored:
             self.store.add_row(self.run_id, record)
-        self.progress.log(escape(f"{result.row_id}: clean accuracy "
-                                 f"{record['clean_accuracy']:.2%} on {record['eval_samples']} "
-                                 "samples"))
+        self.progress.log(f"{result.row_id}: clean accuracy "
+                          f"{record['clean_accuracy']:.2%} on {record['eval_samples']} "
+                          "samples")
 
     # ---- cells --------------------------------------------------------------------------
 
