@@ -22,6 +22,7 @@ from bench.interfaces import Params, Plugin
 from bench.pluginmanager import Plugins
 from bench.suite import ComponentSpec, Suite, TransferRule, describe_validation_error
 from bench.sweeps import is_sweep
+from bench.traits import work_count
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,9 @@ def _doubled(spec: Any, cls: type[Plugin], params: Params, where: str,
     if key not in effort:
         raise ConfigError(f"{where}.convergence: {key!r} is not one of {spec.name}'s iteration "
                           f"or restart parameters ({', '.join(effort)})")
-    value = getattr(params, key)
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}.convergence: {spec.name}'s {key} is {value!r}: nothing to "
+    value = work_count(raw := getattr(params, key))
+    if value is None:
+        raise ConfigError(f"{where}.convergence: {spec.name}'s {key} is {raw!r}: nothing to "
                           "double")
     try:
         twin = cls.Params.model_validate({**params.model_dump(), key: 2 * value},

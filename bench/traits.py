@@ -67,6 +67,13 @@ class AttackTraits:
 _PARAM_GROUPS = ("budget_params", "loss_params", "effort_params")
 
 
+def work_count(value: Any) -> int | None:
+    """``value`` as a count of work (what an ``effort_params`` parameter must hold): a positive
+    integer, not a bool; None when it is anything else."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return int(value) if ok else None
+
+
 @dataclass(frozen=True)
 class DefenseTraits:
     """What a defense does (:meth:`bench.interfaces.Defense.traits`)."""

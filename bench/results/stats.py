@@ -31,7 +31,7 @@ from bench.results import threat
 from bench.results.model import RunResults, load_results
 from bench.results.records import Cell, Row
 from bench.results.store import Store
-from bench.traits import AttackTraits, DefenseTraits
+from bench.traits import AttackTraits, DefenseTraits, work_count
 
 RunReport = RunResults
 
@@ -216,10 +216,9 @@ def cell_flags(report: RunReport, cell: Cell | Mapping[str, Any]) -> Iterator[Fl
 
 
 def _counts(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, int] | None:
-    """``params[k]`` for each of ``keys`` when every one is a positive integer, else None."""
-    values = {k: params.get(k) for k in keys}
-    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values.values())
-    return {k: int(v) for k, v in values.items() if v is not None} if ok else None
+    """``params[k]`` for each of ``keys`` when every one is a count of work, else None."""
+    counts = {k: c for k in keys if (c := work_count(params.get(k))) is not None}
+    return counts if len(counts) == len(keys) else None
 
 
 def _convergence_flag(report: RunReport, cell: Cell, traits: AttackTraits, params: dict[str, Any],

@@ -14,6 +14,7 @@ from bench.interfaces import Attack, AttackOutput, AttackTraits
 from bench.run.faults import readonly_copy
 from bench.targets import check_target, compute_targets
 from bench.testing.report import ContractReport, instance, label
+from bench.traits import work_count
 
 #: an attack "claims a large budget" (and must then hit its targets, see ``check_attack``) when
 #: its eps, as a fraction of the data range, reaches this in the L-infinity norm; the L2 and L1
@@ -167,10 +168,10 @@ def _check_traits(atk: Attack, report: ContractReport) -> tuple[Any, float] | No
             report.fail("traits", f"traits().{group} names {', '.join(unknown)}, not "
                         "parameters of the attack")
     uncountable = [p for p in traits.effort_params if p in type(atk.params).model_fields
-                   and not isinstance(getattr(atk.params, p), int)]
+                   and work_count(getattr(atk.params, p)) is None]
     if uncountable:
         report.fail("traits", f"traits().effort_params names {', '.join(uncountable)}, not "
-                    "integer counts (the convergence check doubles them)")
+                    "positive integer counts (the convergence check doubles them)")
     report.ok("traits")
     report.measured["traits"] = traits.to_dict()
     return bound

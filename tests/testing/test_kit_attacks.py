@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from pydantic import Field
@@ -72,6 +74,19 @@ class ClaimsEps(Step):
         return AttackTraits(norm="inf", eps=0.1)
 
 
+class EffortNotACount(Step):
+    def traits(self):
+        return AttackTraits(norm="inf", eps=self.params.eps, effort_params=("step",))
+
+
+class MathInf(Step):
+    """Spells the L-infinity norm ``math.inf``, which bound() accepts: the default traits()
+    must carry it through."""
+
+    def bound(self):
+        return (math.inf, self.params.eps)
+
+
 class Weak(Step):
     """Targeted, a large budget, and it does nothing."""
 
@@ -86,6 +101,8 @@ def test_a_good_attack_passes(bench_tiny_model):
                               "seed determinism", "batch-split invariance"]
     assert report.skipped == {"targeted success": "untargeted"}
     assert report.subject == "check_attack(step[step=0.05])"
+    spelled = check_attack(MathInf, bench_tiny_model, params={"step": 0.05})
+    assert spelled.measured["traits"]["norm"] == math.inf
 
 
 @pytest.mark.parametrize(("cls", "params", "message"), [
@@ -99,6 +116,8 @@ def test_a_good_attack_passes(bench_tiny_model):
      "Linf norm"),
     (ClaimsEps, {}, "check_attack(step): traits: traits().eps is 0.1 but bound() is None: the "
      "host checks only bound(); declare both or neither"),
+    (EffortNotACount, {}, "check_attack(step): traits: traits().effort_params names step, not "
+     "positive integer counts (the convergence check doubles them)"),
 ])
 def test_a_broken_rule_is_named(bench_tiny_model, cls, params, message):
     with pytest.raises(AssertionError) as info:
