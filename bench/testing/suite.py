@@ -10,15 +10,11 @@ from bench.testing import recorder
 
 
 def _results(store_path: Path) -> Any:
-    """The stored run's results: the one line to change when the typed results model lands."""
-    try:  # the results layer moves to bench.results (issue 9); both layouts load
-        from bench.results.model import load_report
-        from bench.results.store import Store
-    except ImportError:
-        from bench.report import load_report  # type: ignore[no-redef]
-        from bench.store import Store  # type: ignore[no-redef]
+    """The stored run's results (:class:`bench.results.model.RunResults`)."""
+    from bench.results.model import load_results
+    from bench.results.store import Store
 
-    return load_report(Store(store_path, readonly=True), None)
+    return load_results(Store(store_path, readonly=True), None)
 
 
 def run_suite(yaml_text: str, tmp_path: Path | str, *args: str,
@@ -33,10 +29,10 @@ def run_suite(yaml_text: str, tmp_path: Path | str, *args: str,
     ``"--executor", "process"``). While a ``bench_hook_recorder`` is active it sees the run's
     lifecycle hooks.
 
-    Returns the run's results (today :class:`bench.report.RunReport`: ``.cells``, ``.rows``,
-    ``.run``, ``.failures()``). A command-line error (a bad suite, an unknown plugin) raises
-    ``AssertionError`` with the error line; failed cells raise it too, naming each cell and its
-    error, unless ``allow_failures=True``.
+    Returns the run's results (:class:`bench.results.model.RunResults`: ``.cells``, ``.rows``,
+    ``.run``, ``.failures()``, ``.threats``). A command-line error (a bad suite, an unknown
+    plugin) raises ``AssertionError`` with the error line; failed cells raise it too, naming
+    each cell and its error, unless ``allow_failures=True``.
     """
     from rich.console import Console
 
