@@ -12,7 +12,7 @@ from bench.cli import main
 from bench.errors import PluginError
 from bench.numerics import softmax
 from bench.pluginmanager import load_plugins
-from bench.results.metrics import METRICS, declared, fmt_value, use_plugin_metrics
+from bench.results.metrics import METRICS, declared, fmt_value, remember, use_plugin_metrics
 from bench.testing import run_suite
 from tests.helpers import DATA
 
@@ -98,3 +98,25 @@ def test_a_metric_declared_twice_names_both(tmp_path):
         load_plugins([str(dup)])
     assert str(err.value) == ("Duplicate metric 'success_rate': declared by both artbench "
                               "(built-in) and artbench_local_dup (-p " + str(dup) + " local)")
+
+
+def test_a_run_keeps_its_plugins_metric_declarations(runs, capsys):
+    """Without -p, the declarations stored with the runs format and gate the plugin metric."""
+    tmp, a, b = runs
+    ka, kb = a.cells[0].metrics["kept_rate"], b.cells[0].metrics["kept_rate"]
+    store = str(tmp / "bench.sqlite")
+    assert main(["report", "1", "--store", store, "-f", "markdown", "--metric",
+                 "kept_rate"]) == 0
+    assert declared("kept_rate").compute is None  # the stored declaration, not the plugin's
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| cnn | none | "))
+    assert row.endswith(f" | {100 * ka:.1f}% |")
+    assert main(["compare", "1", "2", "--store", store, "-f", "json",
+                 "--fail-on", "kept_rate:-1%"]) == 1
+    assert (f"{100 * ka:.1f}% -> {100 * kb:.1f}% ({100 * (kb - ka):+.1f} points, worse)"
+            in capsys.readouterr().err)
+    # a store written by hand with a malformed declaration: a plain number, no traceback
+    use_plugin_metrics([])
+    remember([{"name": "odd", "bogus": 1}, {"description": "no name"}, {"name": 3,
+                                                                       "description": "x"}])
+    assert declared("odd") is None and declared(3) is None

@@ -6,13 +6,14 @@ format, scope (per cell, per row or per sample) and description. The store (whic
 numeric), the reports (formatting), ``bench compare`` (units of thresholds) and ``--fail-on``
 read the declaration. A plugin declares more with the hook ``bench_register_metrics()``,
 returning :class:`Metric` objects; one with ``compute`` is computed for every cell like a
-built-in metric (in the process that runs the cell).
+built-in metric (in the process that runs the cell). A run stores its plugins' declarations,
+so its reports and ``bench compare`` format and gate those metrics without the plugin loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +53,15 @@ class Metric:
     format: Literal["percent", "count", "seconds", "norm", "number"] = "number"
     scope: Literal["cell", "row", "sample"] = "cell"
     compute: Callable[[MetricInputs], float | None] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as a run stores it (everything but ``compute``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "compute"}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Metric:
+        return cls(**{f.name: d[f.name] for f in fields(cls)
+                      if f.name in d and f.name != "compute"})
 
     @property
     def rate(self) -> bool:
@@ -111,6 +121,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
 
 #: metrics declared by plugins (``bench_register_metrics``), set when plugins load
 _PLUGIN_METRICS: dict[str, Metric] = {}
+#: declarations stored with the runs read since (:func:`remember`), for plugins not loaded
+_STORED_METRICS: dict[str, Metric] = {}
 
 
 def use_plugin_metrics(declarations: Iterable[tuple[Metric, str]]) -> None:
@@ -130,12 +142,30 @@ def use_plugin_metrics(declarations: Iterable[tuple[Metric, str]]) -> None:
         out[metric.name] = metric
     _PLUGIN_METRICS.clear()
     _PLUGIN_METRICS.update(out)
+    _STORED_METRICS.clear()
+
+
+def remember(declarations: Iterable[Mapping[str, Any]]) -> None:
+    """Declarations stored with a run (:meth:`Metric.to_dict`): its plugin metrics are
+    formatted and gated as declared even when the plugin is not loaded. A loaded or built-in
+    declaration of the same name wins, then the first one remembered; a malformed entry (a
+    store written by hand) is ignored, its metric shown as a plain number."""
+    for d in declarations:
+        try:
+            metric = Metric.from_dict(d)
+        except (TypeError, AttributeError):
+            continue
+        if isinstance(metric.name, str):
+            _STORED_METRICS.setdefault(metric.name, metric)
 
 
 def declared(name: str | None = None) -> Any:
-    """Every declared metric (name -> :class:`Metric`, built-ins first), or the declaration
-    of ``name`` (None when undeclared)."""
+    """Every declared metric (name -> :class:`Metric`, built-ins first, then the loaded
+    plugins', then those remembered from stored runs), or the declaration of ``name`` (None
+    when undeclared)."""
     every = {**METRICS, **_PLUGIN_METRICS}
+    for key, metric in _STORED_METRICS.items():
+        every.setdefault(key, metric)
     return every if name is None else every.get(name)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import ConfigError
+from bench.results.metrics import remember
 from bench.results.records import Cell, Flag, Row, Run, Sample
 from bench.results.schema import FINISHED
 from bench.results.store import Store
@@ -258,6 +259,8 @@ def load_results(store: Store, run: int | str | None, plugins: Any = None) -> Ru
     for key in ("suite_json", "machine_json", "versions_json", "plugins_json",
                 "class_names_json", "planned_json", "data_range_json"):
         run_row[key.removesuffix("_json")] = json.loads(run_row.pop(key, None) or "null")
+    remember([d for p in run_row.get("plugins") or [] if isinstance(p, dict)
+              for d in p.get("metrics") or [] if isinstance(d, dict)])
     rows = []
     for r in store.rows(run_id):
         d = dict(r)

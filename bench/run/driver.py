@@ -14,6 +14,7 @@ from bench.grid import Cell
 from bench.interrupts import catch_signals
 from bench.pluginmanager import Plugins
 from bench.progress import RunProgress
+from bench.results import metrics
 from bench.results.store import Store
 from bench.run.executor import Executor, Outcome, WorkerSpec
 from bench.run.plan import CellTask, Plan, RowTask
@@ -68,7 +69,9 @@ class Driver:
         kept_rows: set[str] = set()
         if self.resume is None:
             plugin_info = [{"name": p.name, "distribution": p.distribution,
-                            "version": p.version, "provides": p.provides}
+                            "version": p.version, "provides": p.provides,
+                            "metrics": [metrics.declared(m).to_dict()
+                                        for m in p.provides.get("metric", [])]}
                            for p in self.plugins.loaded]
             suite = self.plan.suite
             run_id = self.store.create_run(
