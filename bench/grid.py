@@ -180,7 +180,7 @@ def _doubled(spec: Any, cls: type[Plugin], params: Params, where: str,
         raise ConfigError(f"{where}.convergence: {key!r} is not one of {spec.name}'s iteration "
                           f"or restart parameters ({', '.join(effort)})")
     value = work_count(raw := getattr(params, key))
-    if value is None:
+    if not value:  # not a count, or 0: nothing to double
         raise ConfigError(f"{where}.convergence: {spec.name}'s {key} is {raw!r}: nothing to "
                           "double")
     try:

@@ -68,9 +68,9 @@ _PARAM_GROUPS = ("budget_params", "loss_params", "effort_params")
 
 
 def work_count(value: Any) -> int | None:
-    """``value`` as a count of work (what an ``effort_params`` parameter must hold): a positive
-    integer, not a bool; None when it is anything else."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """``value`` as a count of work (what an ``effort_params`` parameter must hold): an integer
+    of 0 or more (0 restarts: none), not a bool; None when it is anything else."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
     return int(value) if ok else None
 
 

@@ -60,6 +60,15 @@ def test_the_twin_is_the_same_attack_on_the_same_samples_with_at_least_double_wo
     assert convergence([pgd(40, 2, 0.9), base]) is None
 
 
+def test_a_count_of_zero_stays_zero_and_doubles_nothing():
+    # ART's PGD: num_random_init 0 (no random start) beside max_iter; 20 -> 40 steps with no
+    # restarts is a twin, the same steps with no restarts is not
+    assert convergence([pgd(20, 0, 0.5), pgd(40, 0, 0.6)]) == (
+        "warn", "steps 20 -> 40: 60.0% vs 50.0% (pgd-native[steps=40,restarts=0])")
+    assert convergence([pgd(20, 0, 0.5), pgd(20, 0, 0.6, eps=0.1)]) is None
+    assert convergence([pgd(20, 0, 0.5), pgd(20, 1, 0.6)]) is None  # 0 -> 1 is not doubling
+
+
 def test_attacks_without_effort_parameters_get_no_flag():
     cells = [pgd(20, 1, 0.5), pgd(40, 1, 0.9)]
     for c in cells:
@@ -98,6 +107,8 @@ def test_convergence_adds_the_doubled_twin_of_every_cell(builtin_plugins):
     ({"name": "pgd-native", "convergence": "eps"},
      r"attacks\[0\]\.convergence: 'eps' is not one of pgd-native's iteration or restart "
      r"parameters \(steps, restarts\)"),
+    ({"name": "pgd", "convergence": "num_random_init"},
+     r"attacks\[0\]\.convergence: pgd's num_random_init is 0: nothing to double"),
     ({"name": "pgd-native", "params": {"steps": 20}, "convergence": True},
      r"attacks: 'pgd-native\[steps=40\]' is declared twice"),
 ])

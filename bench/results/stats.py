@@ -240,8 +240,8 @@ def _convergence_flag(report: RunReport, cell: Cell, traits: AttackTraits, param
                 or _without(theirs, effort) != _without(params, effort)):
             continue
         if (all(more[k] >= mine[k] for k in effort)
-                and any(more[k] >= 2 * mine[k] for k in effort)):
-            twins.append((sum(more[k] / mine[k] for k in effort), other, more))
+                and any(0 < 2 * mine[k] <= more[k] for k in effort)):
+            twins.append((sum((more[k] + 1) / (mine[k] + 1) for k in effort), other, more))
     if not twins:
         return
     _, twin, more = min(twins, key=lambda t: t[0])

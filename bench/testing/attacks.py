@@ -171,7 +171,7 @@ def _check_traits(atk: Attack, report: ContractReport) -> tuple[Any, float] | No
                    and work_count(getattr(atk.params, p)) is None]
     if uncountable:
         report.fail("traits", f"traits().effort_params names {', '.join(uncountable)}, not "
-                    "positive integer counts (the convergence check doubles them)")
+                    "integer counts of 0 or more (the convergence check doubles them)")
     report.ok("traits")
     report.measured["traits"] = traits.to_dict()
     return bound

@@ -117,7 +117,7 @@ def test_a_good_attack_passes(bench_tiny_model):
     (ClaimsEps, {}, "check_attack(step): traits: traits().eps is 0.1 but bound() is None: the "
      "host checks only bound(); declare both or neither"),
     (EffortNotACount, {}, "check_attack(step): traits: traits().effort_params names step, not "
-     "positive integer counts (the convergence check doubles them)"),
+     "integer counts of 0 or more (the convergence check doubles them)"),
 ])
 def test_a_broken_rule_is_named(bench_tiny_model, cls, params, message):
     with pytest.raises(AssertionError) as info:
