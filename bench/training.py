@@ -11,7 +11,7 @@ from bench.batches import BatchTransform
 from bench.cache import DamagedEntry, ModelCache, cache_key
 from bench.errors import CacheError, ConfigError
 from bench.interfaces import UNDEFENDED, DataSplit, Model, Trainer
-from bench.progress import RunProgress
+from bench.progress import RunProgress, say
 from bench.timing import perf_counter
 
 if TYPE_CHECKING:
@@ -123,9 +123,8 @@ class HostTrainer(Trainer):
             return self.cache.load(key, material)
         except DamagedEntry as exc:
             moved = self.cache.reject(key)
-            self.progress.console.print(
-                f"warning: {exc.path}: {exc.reason}; moved aside to {moved.name} and trained "
-                "again", highlight=False, markup=False, soft_wrap=True)
+            say(self.progress.console, f"warning: {exc.path}: {exc.reason}; moved aside to "
+                f"{moved.name} and trained again")
             return None
 
     def _fit(self, key: str, material: dict[str, Any], targets: np.ndarray, temperature: float,
@@ -153,7 +152,6 @@ class HostTrainer(Trainer):
             self.cache.keep(key, model)
             if not self.cache.warned:
                 self.cache.warned = True
-                self.progress.console.print(
-                    f"warning: {exc}; trained models are kept in memory for this run",
-                    highlight=False, markup=False, soft_wrap=True)
+                say(self.progress.console,
+                    f"warning: {exc}; trained models are kept in memory for this run")
         return model

@@ -8,6 +8,7 @@ set beside ours.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -33,10 +34,15 @@ def table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def label(report: RunReport, row_id: str) -> str:
-    t = report.row(row_id).get("defense_id", "")
-    if t.startswith("adversarial-training"):
+    """``none``, ``T = 10`` (the temperature its networks were trained at, whether or not the
+    id names it), ``adversarial training``, or the defense's id."""
+    row = report.row(row_id)
+    defense = row.get("defense_id", "")
+    if defense.startswith("adversarial-training"):
         return "adversarial training"
-    return "none" if t == "none" else t.replace("distillation[temperature=", "T = ").rstrip("]")
+    if defense.startswith("distillation") and row.get("training"):
+        return f"T = {row['training'][-1]['temperature']:g}"
+    return defense
 
 
 def metric(report: RunReport, row_id: str, attack_id: str, name: str,
@@ -108,6 +114,16 @@ def main() -> None:
         print(table(["attack", "T = 100 accuracy on transferred examples",
                      "undistilled accuracy (white-box)", "T = 100 accuracy (white-box)"], body))
 
+    print("\n## Examples crafted on the undistilled model, on every defended model "
+          "(accuracy: transferred / white-box)\n")
+    attacks = ["fgsm[eps=0.5]", "ifgsm[eps=0.5,loss=ce]", "pgd-native[eps=0.1,steps=20,loss=ce]",
+               "pgd-native[eps=0.3,steps=20,loss=ce]", "pgd-native[eps=0.3,steps=20,loss=margin]",
+               "square", "cw-l2-native"]
+    print(table(["model", *attacks],
+                [[label(report, r), *(f"{pct(metric(report, r, a, 'adv_accuracy', none))} / "
+                                      f"{pct(metric(report, r, a, 'adv_accuracy'))}"
+                                      for a in attacks)] for r in defended]))
+
     print("\n## Success rate against each temperature (white-box)\n")
     attacks = ["fgsm[eps=0.1]", "fgsm[eps=0.5]", "ifgsm[eps=0.5,loss=ce]",
                "ifgsm[eps=0.5,loss=margin]", "bim[target=none]", "cw-l0-native",
@@ -137,24 +153,34 @@ def main() -> None:
                   *(pct(metric(report, r, a, "adv_accuracy")) for a in attacks)]
                  for r in rows]))
 
-    print("\n## Robust accuracy per threat model (headline tier: samples, attacks)\n")
+    print("\n## Robust accuracy per threat model: on the most samples / with the most attacks "
+          "(samples, attacks)\n")
     models = report.threats.get("models", [])
     body = []
     for r in rows:
-        entries = report.threats.get("rows", {}).get(r, [])
         cells = []
-        for e in entries:
-            tiers = e.get("tiers") or []
-            cells.append("; ".join(f"{pct(t['robust_accuracy'])} ({t['samples']}, "
-                                   f"{t['attacks']})" for t in tiers) or "-")
+        for e in report.threats.get("rows", {}).get(r, []):
+            tiers = sorted(e.get("tiers") or [], key=lambda t: t["samples"])
+            cells.append(" / ".join(f"{pct(t['robust_accuracy'])} ({t['samples']}, "
+                                    f"{t['attacks']})" for t in tiers[::-1][:1] + tiers[:1]
+                                    if len(tiers) > 1 or t is tiers[0]) or "-")
         body.append([label(report, r), *cells])
     print(table(["model", *(m["label"] for m in models)], body))
 
-    print("\n## Convergence check (PGD, 20 vs 40 steps)\n")
-    for r in rows:
-        notes = [f"{c['attack_id']}: {f.status} ({f.evidence})" for c in report.white_box
-                 if c["row_id"] == r for f in c.flags if f.name == "not-converged"]
-        print(f"- {label(report, r)}: " + ("; ".join(notes) or "-"))
+    print("\n## Convergence check (PGD, 20 vs 40 steps: success rates)\n")
+    body = []
+    for c in report.white_box:
+        for f in c.flags:
+            if f.name == "not-converged":
+                m = re.search(r"\) ([\d.]+%) vs ([\d.]+%) \(of the (\d+) samples both counted, "
+                              r"(\d+) broken by the first only, (\d+) by the second only, "
+                              r"p = ([^,)]+)", f.evidence)
+                if m:
+                    body.append([label(report, c["row_id"]),
+                                 c["attack_id"].replace(",steps=20", ""), m[2], m[1],
+                                 f"{m[4]} / {m[5]} of {m[3]}", m[6], f.status])
+    print(table(["model", "attack", "20 steps", "40 steps",
+                 "broken by 40 steps only / by 20 only", "p (one-sided)", "flag"], body))
 
     print("\n## Cell flags per row (warnings on white-box cells; row-level flags: verdicts)\n")
     for r in rows:

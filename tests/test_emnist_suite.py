@@ -83,3 +83,16 @@ def test_reference_suite_scaled_down_runs_on_real_emnist(tmp_path):
     weak, strong = (cells[("none", f"fgsm[eps={e}]")]["metrics"]["success_rate"]
                     for e in (0.01, 0.1))
     assert strong > weak
+    # the tables of docs/reproduction.md, printed from this run's store
+    tables = subprocess.run([sys.executable, "scripts/reproduction_tables.py"], capture_output=True,
+                            text=True, env=env, cwd=REPO_ROOT, check=True).stdout
+    assert f"| none | {100 * none:.1f} % |" in tables
+    assert f"| T = 100 | {100 * distilled:.1f} % |" in tables
+    fgsm = cells[("none", "fgsm[eps=0.1]")]["metrics"]["adv_accuracy"]
+    assert f"| 0.1 | 22.8 % | {100 * fgsm:.1f} % |" in tables  # their Table 1 beside ours
+    for heading in ("## Robust accuracy per threat model", "## Convergence check",
+                    "## Gradient-masking verdicts"):
+        assert heading in tables
+    convergence = [line for line in tables.splitlines() if "pgd-native[eps=0.1,loss=ce]" in line]
+    assert len(convergence) == 2 and all(line.endswith(("| ok |", "| warn |"))
+                                         for line in convergence), convergence

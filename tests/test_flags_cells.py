@@ -307,12 +307,13 @@ def _paired(bim: list, fgsm: list) -> tuple[str, str]:
 def test_a_gap_on_a_few_samples_is_not_significant():
     # 10 points on 20 samples: 2 samples only FGSM breaks, none only BIM breaks (p = 0.25)
     assert _paired(_samples({0, 1}, 20), _samples({0, 1, 2, 3}, 20)) == (
-        "ok", "fgsm 20.0% vs 10.0% at eps 0.3 (2 vs 0 of the 20 samples both counted broken "
-              "by one only, p = 0.25, not significant)")
+        "ok", "fgsm 20.0% vs 10.0% at eps 0.3 (of the 20 samples both counted, 2 broken by the "
+              "first only, 0 by the second only, p = 0.25, not significant)")
     # the same 10 points on 200 samples: 20 vs 0 (p = 1e-6)
     status, evidence = _paired(_samples(set(range(20)), 200), _samples(set(range(40)), 200))
-    assert status == "warn" and evidence.endswith("(20 vs 0 of the 200 samples both counted "
-                                                  "broken by one only, p = 9.5e-07)")
+    assert status == "warn" and evidence.endswith(
+        "(of the 200 samples both counted, 20 broken by the first only, 0 by the second only, "
+        "p = 9.5e-07)")
 
 
 def test_the_test_pairs_samples_and_counts_only_eligible_ones():
@@ -320,9 +321,9 @@ def test_the_test_pairs_samples_and_counts_only_eligible_ones():
     # FGSM's 40 % against BIM's 10 % is no evidence (the later samples are easier)
     status, evidence = _paired(_samples(set(range(5)), 50),
                                _samples(set(range(5)) | set(range(50, 125)), 200))
-    assert status == "ok" and "(0 vs 0 of the 50 samples both counted" in evidence
+    assert status == "ok" and "(of the 50 samples both counted, 0 broken" in evidence
     # misclassified clean samples are not counted, whatever their success field says
     wrong = frozenset(range(30, 50))
     status, evidence = _paired(_samples(set(range(30)), 50, wrong),
                                _samples(set(range(30)), 50, wrong))
-    assert "of the 30 samples both counted" in evidence and status == "ok"
+    assert "of the 30 samples both counted," in evidence and status == "ok"

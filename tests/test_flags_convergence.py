@@ -39,8 +39,8 @@ def convergence(cells: list[dict], which: int = 0) -> tuple[str, str] | None:
 @pytest.mark.parametrize(("doubled", "status"), [(0.525, "ok"), (0.54, "warn"), (0.3, "ok")])
 def test_not_converged_fires_above_three_points(doubled, status):
     flag = convergence([pgd(20, 1, 0.5), pgd(40, 1, doubled)])
-    assert flag == (status, f"steps 20 -> 40: {100 * doubled:.1f}% vs 50.0% "
-                            "(pgd-native[steps=40,restarts=1])")
+    assert flag == (status, ("pgd-native[steps=40,restarts=1] (steps 20 -> 40) "
+                            f"{100 * doubled:.1f}% vs 50.0%"))
 
 
 def test_the_twin_is_the_same_attack_on_the_same_samples_with_at_least_double_work():
@@ -55,7 +55,7 @@ def test_the_twin_is_the_same_attack_on_the_same_samples_with_at_least_double_wo
     assert convergence([base, pgd(20, 4, 0.9)])[0] == "warn"  # restarts doubled
     # the closest twin decides: 40 steps (quiet), not 160 (which would fire)
     assert convergence([base, pgd(160, 2, 0.9), pgd(40, 2, 0.51)]) == (
-        "ok", "steps 20 -> 40: 51.0% vs 50.0% (pgd-native[steps=40,restarts=2])")
+        "ok", "pgd-native[steps=40,restarts=2] (steps 20 -> 40) 51.0% vs 50.0%")
     # the twin itself has no bigger twin: no flag on it
     assert convergence([pgd(40, 2, 0.9), base]) is None
 
@@ -64,7 +64,7 @@ def test_a_count_of_zero_stays_zero_and_doubles_nothing():
     # ART's PGD: num_random_init 0 (no random start) beside max_iter; 20 -> 40 steps with no
     # restarts is a twin, the same steps with no restarts is not
     assert convergence([pgd(20, 0, 0.5), pgd(40, 0, 0.6)]) == (
-        "warn", "steps 20 -> 40: 60.0% vs 50.0% (pgd-native[steps=40,restarts=0])")
+        "warn", "pgd-native[steps=40,restarts=0] (steps 20 -> 40) 60.0% vs 50.0%")
     assert convergence([pgd(20, 0, 0.5), pgd(20, 0, 0.6, eps=0.1)]) is None
     assert convergence([pgd(20, 0, 0.5), pgd(20, 1, 0.6)]) is None  # 0 -> 1 is not doubling
 
@@ -154,10 +154,10 @@ def test_not_converged_on_a_real_model(tmp_path):
     flags = {k: {f["name"]: f for f in c.flags} for k, c in cells.items()}
     two = flags["ifgsm[iterations=2]"]["not-converged"]
     assert two["status"] == "warn" and sr["ifgsm[iterations=4]"] > sr["ifgsm[iterations=2]"] + 0.03
-    assert two["evidence"].startswith("iterations 2 -> 4: ")
+    assert two["evidence"].startswith("ifgsm[iterations=4] (iterations 2 -> 4) ")
     fifty = flags["ifgsm[iterations=50]"]["not-converged"]
     assert fifty["status"] == "ok", (sr, fifty)
     # the closest cell with at least twice the work is the twin: 50 for 4, none for 100
     assert flags["ifgsm[iterations=4]"]["not-converged"]["evidence"].startswith(
-        "iterations 4 -> 50: ")
+        "ifgsm[iterations=50] (iterations 4 -> 50) ")
     assert "not-converged" not in flags["ifgsm[iterations=100]"]

@@ -153,7 +153,7 @@ def remember(declarations: Iterable[Mapping[str, Any]]) -> None:
     for d in declarations:
         try:
             metric = Metric.from_dict(d)
-        except (TypeError, AttributeError):
+        except TypeError:
             continue
         if isinstance(metric.name, str):
             _STORED_METRICS.setdefault(metric.name, metric)

@@ -82,10 +82,10 @@ def _beats(report: RunReport, better: Cell, cell: Cell, gap: float) -> tuple[boo
     only_mine = sum(mine[i] and not theirs[i] for i in shared)
     split = only_theirs + only_mine
     p = binomtest(only_theirs, split, alternative="greater").pvalue if split else 1.0
-    weak = wide and p >= SIGNIFICANCE
-    return wide and not weak, (f" ({only_theirs} vs {only_mine} of the {len(shared)} samples "
-                               f"both counted broken by one only, p = {p:.2g}"
-                               + (", not significant)" if weak else ")"))
+    beat = wide and p < SIGNIFICANCE
+    return beat, (f" (of the {len(shared)} samples both counted, {only_theirs} broken by the "
+                  f"first only, {only_mine} by the second only, p = {p:.2g}"
+                  + (", not significant)" if wide and not beat else ")"))
 
 
 def _attack(cell: Cell) -> dict[str, Any]:
@@ -248,7 +248,7 @@ def _convergence_flag(report: RunReport, cell: Cell, traits: AttackTraits, param
     beat, test = _beats(report, twin, cell, CONVERGED_GAIN)
     changed = ", ".join(f"{k} {mine[k]} -> {more[k]}" for k in effort if more[k] != mine[k])
     yield ("not-converged", "warn" if beat else "ok",
-           f"{changed}: {_pct(_sr(twin))} vs {_pct(_sr(cell))} ({twin['attack_id']}){test}")
+           f"{twin['attack_id']} ({changed}) {_pct(_sr(twin))} vs {_pct(_sr(cell))}{test}")
 
 
 def _budget_flags(report: RunReport, cell: Cell, traits: AttackTraits,

@@ -13,7 +13,7 @@ from bench.cache import ModelCache
 from bench.grid import Cell
 from bench.interrupts import catch_signals
 from bench.pluginmanager import Plugins
-from bench.progress import RunProgress
+from bench.progress import RunProgress, say
 from bench.results import metrics
 from bench.results.store import Store
 from bench.run.executor import Executor, Outcome, WorkerSpec
@@ -94,10 +94,9 @@ class Driver:
                           + (f", executor {self.executor.name}"
                              if self.executor.name != "serial" else ""))
         if self.timeout is not None and not self.executor.enforces_timeouts:
-            self.progress.console.print(
+            say(self.progress.console,
                 f"warning: evaluation.cell_timeout ({self.timeout:g} s) is not enforced by "
-                f"executor '{self.executor.name}'; use --executor process to enforce it",
-                highlight=False, markup=False, soft_wrap=True)
+                f"executor '{self.executor.name}'; use --executor process to enforce it")
         status = "interrupted"
         try:
             with self.progress.live():
