@@ -161,9 +161,9 @@ def main() -> None:
         cells = []
         for e in report.threats.get("rows", {}).get(r, []):
             tiers = sorted(e.get("tiers") or [], key=lambda t: t["samples"])
+            shown = [tiers[-1], tiers[0]] if len(tiers) > 1 else tiers
             cells.append(" / ".join(f"{pct(t['robust_accuracy'])} ({t['samples']}, "
-                                    f"{t['attacks']})" for t in tiers[::-1][:1] + tiers[:1]
-                                    if len(tiers) > 1 or t is tiers[0]) or "-")
+                                    f"{t['attacks']})" for t in shown) or "-")
         body.append([label(report, r), *cells])
     print(table(["model", *(m["label"] for m in models)], body))
 

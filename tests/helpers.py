@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +29,18 @@ from bench.registry import Registry
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_EMNIST = REPO_ROOT.parent / "shared" / "data" / "emnist"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """Held by one test at a time on this machine, across pytest-xdist workers and concurrent
+    sessions (an flock on a file in the temporary directory, released if the holder dies)."""
+    with open(Path(tempfile.gettempdir()) / f"artbench-tests-{name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class CnnLikeParams(Params):

@@ -57,7 +57,7 @@ def test_an_address_where_no_cluster_listens_is_a_one_line_error_at_once(tmp_pat
 
 
 @pytest.fixture
-def cluster(tmp_path) -> Iterator[tuple[Any, Any, Path]]:
+def cluster(tmp_path, ray_machine) -> Iterator[tuple[Any, Any, Path]]:
     """A head and one worker node on this machine, one CPU each; NAP_MARKER reaches their
     workers (they inherit this process's environment). Every process of it is gone after."""
     from ray.cluster_utils import Cluster

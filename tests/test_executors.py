@@ -100,7 +100,9 @@ def serial(tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize("executor", executors(*sorted(EXECUTORS)))
 def test_every_executor_stores_the_serial_cells_and_trains_each_network_once(
-        executor, serial, tmp_path):
+        executor, serial, tmp_path, request):
+    if executor == "ray":
+        request.getfixturevalue("ray_machine")
     cache = tmp_path / "cache"
     before = ray_processes()
     res = bench("run", TINY, "--quiet", *GRID, *EXECUTORS[executor], store=tmp_path / "s.sqlite",
@@ -142,10 +144,12 @@ DEATHS = {
 
 
 @pytest.mark.parametrize("executor", executors("process", "ray"))
-def test_misbehaving_attacks_fail_only_their_cells(executor, tmp_path, serial):
+def test_misbehaving_attacks_fail_only_their_cells(executor, tmp_path, serial, request):
     """A hang past the time limit, os._exit, SIGKILL (what the OOM killer sends), a segfault,
     and Python-level faults: each fails its cell with a clear status; dead workers are replaced
     and the other cells equal the serial run's."""
+    if executor == "ray":
+        request.getfixturevalue("ray_machine")
     attacks = ("attacks=[{name: fgsm, params: {eps: 0.1}}, {name: hang}, {name: hard-exit}, "
                "{name: oom}, {name: segfault}, {name: exit}, {name: wrong-shape}, "
                "{name: nan-output}, {name: out-of-range}, {name: fgsm, params: {eps: 0.3}}]")

@@ -7,21 +7,29 @@ Also a T=100 defensively distilled student (Papernot et al. 2016), deployed at T
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from native_helpers import RECIPE, T_DISTILL, digits_28, fit, reference_cnn
 
+from tests.helpers import machine_lock
+
 
 def _trained(cache_dir: Path, name: str, build) -> object:
+    """The network ``name``, trained once: pytest-xdist workers (and concurrent sessions) take
+    turns, so one trains and saves it, the others load it."""
     path = cache_dir / f"{name}-{hashlib.sha1(RECIPE.encode()).hexdigest()[:10]}.weights.h5"
     model = reference_cnn(10, seed=0)
-    if path.exists():
-        model.load_weights(path)
-    else:
-        build(model)
-        model.save_weights(path)
+    with machine_lock("native-models"):
+        if path.exists():
+            model.load_weights(path)
+        else:
+            build(model)
+            partial = path.with_name(f"partial-{os.getpid()}-{path.name}")
+            model.save_weights(partial)
+            os.replace(partial, path)
     return model
 
 
