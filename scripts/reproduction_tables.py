@@ -16,6 +16,7 @@ from typing import Any
 from bench.results.model import RunReport, load_report
 from bench.results.stats import ROW_FLAGS, masking_verdicts
 from bench.results.store import Store
+from bench.results.threat import margin
 
 THEIR_TABLE_1 = {0.001: 0.8053, 0.002: 0.7788, 0.005: 0.5993, 0.008: 0.4025, 0.01: 0.3192,
                  0.05: 0.2289, 0.1: 0.2282, 0.5: 0.2284}
@@ -154,7 +155,7 @@ def main() -> None:
                  for r in rows]))
 
     print("\n## Robust accuracy per threat model: on the most samples / with the most attacks "
-          "(samples, attacks)\n")
+          "(\u00b1 95 % interval; samples, attacks)\n")
     models = report.threats.get("models", [])
     body = []
     for r in rows:
@@ -162,8 +163,8 @@ def main() -> None:
         for e in report.threats.get("rows", {}).get(r, []):
             tiers = sorted(e.get("tiers") or [], key=lambda t: t["samples"])
             shown = [tiers[-1], tiers[0]] if len(tiers) > 1 else tiers
-            cells.append(" / ".join(f"{pct(t['robust_accuracy'])} ({t['samples']}, "
-                                    f"{t['attacks']})" for t in shown) or "-")
+            cells.append(" / ".join(f"{pct(t['robust_accuracy'])} \u00b1{100 * margin(t):.1f} "
+                                    f"({t['samples']}, {t['attacks']})" for t in shown) or "-")
         body.append([label(report, r), *cells])
     print(table(["model", *(m["label"] for m in models)], body))
 

@@ -38,6 +38,7 @@ PROBE = """JSON.stringify({
   sections: [...document.querySelectorAll('main > section')].map(s => s.id),
   matrixRows: document.querySelectorAll('#success-matrix tbody tr').length,
   robust: [...document.querySelectorAll('#threats td.robust')].map(td => td.innerText),
+  robustTitles: [...document.querySelectorAll('#threats td.robust .tier')].map(s => s.title),
   matrixHeads: [...document.querySelectorAll('#success-matrix thead th.attack')].map(t => t.title),
   heatCells: document.querySelectorAll('#success-matrix td.heat[data-value]').length,
   failedCells: document.querySelectorAll('#success-matrix td.failed').length,
@@ -241,6 +242,9 @@ def test_report_renders_in_headless_chromium(chromium: str, report_html: Path,
     # robust accuracy per row and threat model (none declared: the bounds that ran, L-inf 0.1,
     # 0.2 and 0.3), with its tiers, in place of the matrix's worst-case column
     assert len(page["robust"]) == 3 * 3 and all("%" in r and "n=" in r for r in page["robust"])
+    # each tier with the wider side of its 95 % interval, the whole interval in its tooltip
+    assert all("\u00b1" in r for r in page["robust"]), page["robust"]
+    assert page["robustTitles"] and all("; 95 % interval " in t for t in page["robustTitles"])
     assert page["matrixHeads"] == [h for a in ("fgsm[eps=0.1]", "fgsm[eps=0.3]", "broken", "bim")
                                    for h in (a, f"{a} \u2190 cnn/none")]
     assert page["heatCells"] == page["colouredCells"] == 9 + 6

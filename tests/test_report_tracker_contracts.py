@@ -137,13 +137,18 @@ def test_builtin_reporters_show_robust_accuracy_per_threat_model(run, capsys):
     assert "| row | L-inf 0.1 |" in md
     row = next(line for line in md.splitlines() if line.startswith("| model=cnn/defense=none |"))
     assert row.endswith(" (n=16, 1 att.) |")
+    # the larger side of the exact 95 % interval of 16 samples: 20 points or more
+    assert float(row.split(" \u00b1")[1].split(" ")[0]) >= 20, row
     assert "## Robust accuracy per threat model" in md and "## Timings" not in md
     code, csv_text, _ = _report(capsys, tmp, "-f", "csv", "--opt", "table=robust")
     head, row = csv_text.splitlines()
-    assert head == "run,row_id,threat_model,norm,eps,robust_accuracy,samples,attacks"
+    assert head == ("run,row_id,threat_model,norm,eps,robust_accuracy,samples,attacks,"
+                    "interval_low,interval_high")
     fields = row.split(",")
     assert fields[:2] == ["1", "model=cnn/defense=none"] and fields[3:5] == ["inf", "0.1"]
-    assert 0 <= float(fields[5]) <= 1 and fields[6:] == ["16", "1"]
+    assert 0 <= float(fields[5]) <= 1 and fields[6:8] == ["16", "1"]
+    low, acc, high = float(fields[8]), float(fields[5]), float(fields[9])
+    assert 0 <= low <= acc <= high <= 1 and high - low > 0.3
 
 
 def test_old_style_reporter_still_works(run, capsys):

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from scipy.stats import beta
 
 from bench.results.model import load_report
 from bench.results.store import Store
 
 ROW, OTHER = "model=cnn/defense=none", "model=cnn/defense=distillation"
+
+
+def tier(samples: int, attacks: int, robust: int) -> dict:
+    """The expected tier, with the Clopper-Pearson 95 % interval from its beta quantiles."""
+    low = 0.0 if robust == 0 else beta.ppf(0.025, robust, samples - robust + 1)
+    high = 1.0 if robust == samples else beta.ppf(0.975, robust + 1, samples - robust)
+    return {"samples": samples, "attacks": attacks, "robust_accuracy": robust / samples,
+            "interval": pytest.approx([low, high])}
+
+
+def headed(*tiers: dict) -> dict:
+    return {**tiers[0], "tiers": list(tiers)}
 
 
 def per_sample(label: list[int], clean: list[int], adv: list[int]) -> dict[str, np.ndarray]:
@@ -42,8 +56,8 @@ def test_worst_case_counts_clean_errors_and_transfer_cells(tmp_path):
         (("fgsm", per_sample(y, [0, 1, 2, 3, 0], [9, 1, 2, 3, 0])), {"source": OTHER}),
         (("cw", per_sample(y, y, [9, 9, 9, 9, 9])), {"status": "failed"}),  # ignored
     ])
-    assert robust == {ROW: {"samples": 5, "attacks": 3, "robust_accuracy": 0.2,
-                            "tiers": [{"samples": 5, "attacks": 3, "robust_accuracy": 0.2}]}}
+    assert robust == {ROW: headed(tier(5, 3, 1))}
+    assert robust[ROW]["interval"] == pytest.approx([0.00505, 0.71642], abs=1e-5)
 
 
 def test_rows_are_separate_and_tiers_ascend(tmp_path):
@@ -53,11 +67,9 @@ def test_rows_are_separate_and_tiers_ascend(tmp_path):
         (("cw", per_sample(y6[:3], y6[:3], [1, 1, 1])), {}),
         (("cw", per_sample(y6[:4], y6[:4], [0, 1, 1, 1])), {"row": OTHER}),
     ])
-    assert robust[ROW]["tiers"] == [{"samples": 3, "attacks": 2, "robust_accuracy": 2 / 3},
-                                    {"samples": 6, "attacks": 1, "robust_accuracy": 5 / 6}]
+    assert robust[ROW]["tiers"] == [tier(3, 2, 2), tier(6, 1, 5)]
     assert (robust[ROW]["samples"], robust[ROW]["robust_accuracy"]) == (3, 2 / 3)
-    assert robust[OTHER] == {"samples": 4, "attacks": 1, "robust_accuracy": 0.75,
-                             "tiers": [{"samples": 4, "attacks": 1, "robust_accuracy": 0.75}]}
+    assert robust[OTHER] == headed(tier(4, 1, 3))
 
 
 def test_rows_without_samples_are_left_out(tmp_path):
@@ -80,5 +92,4 @@ def test_a_row_without_cells_does_not_end_the_others(tmp_path):
         (("fgsm", per_sample([1], [1], [1])), {"status": "failed"}),
         (("fgsm", per_sample([1, 2], [1, 2], [1, 0])), {"row": OTHER}),
     ])
-    assert robust == {OTHER: {"samples": 2, "attacks": 1, "robust_accuracy": 0.5,
-                              "tiers": [{"samples": 2, "attacks": 1, "robust_accuracy": 0.5}]}}
+    assert robust == {OTHER: headed(tier(2, 1, 1))}

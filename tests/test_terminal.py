@@ -8,6 +8,7 @@ from rich.console import Console
 
 from bench.render.terminal import attack_labels, print_report
 from bench.results.model import RunReport
+from bench.results.threat import tier
 
 # the quick start's attack ids (the parameterized ones differ only inside the brackets)
 ATTACKS = ["fgsm[eps=0.05]", "fgsm[eps=0.1]", "fgsm[eps=0.2]", "fgsm[eps=0.3]",
@@ -85,3 +86,19 @@ def test_wide_prints_full_ids_as_headers():
         assert aid.split("[")[0] in text
     assert "[target=next,eps=0.2,eps_step=0.02]" in text
     assert "success_rate, white-box (rows: model x defense; columns: attacks)" in text
+
+
+def test_robust_accuracy_per_threat_model_shows_each_tiers_interval():
+    report = quickstart_like()
+    head, more = tier(20, 14, 9), tier(297, 10, 120)  # 45.0 % of 20, 40.4 % of 297
+    report.threats = {"models": [{"label": "L-inf 0.1", "norm": "inf", "eps": 0.1}],
+                      "rows": {r: [{"label": "L-inf 0.1", "norm": "inf", "eps": 0.1, **head,
+                                    "tiers": [head, more]}] for r in report.row_ids}}
+    console = Console(width=80, record=True, color_system=None)
+    print_report(report, console)
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    # the wider side of the exact 95 % intervals: 9 of 20 in [23.1, 68.5] %, 120 of 297 in
+    # [34.8, 46.2] %
+    assert text.count("45.0 ±23.5 (20, 14)") == text.count("40.4 ±5.8 (297, 10)") == 3
+    assert "± the wider side of the exact 95 % interval" in text

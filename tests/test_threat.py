@@ -8,7 +8,18 @@ import math
 import pytest
 
 from bench.results.records import Cell, Sample
-from bench.results.threat import ThreatModel, accuracy, curve, declared, implied, norm_key
+from bench.results.threat import (
+    ThreatModel,
+    accuracy,
+    curve,
+    declared,
+    fill_intervals,
+    implied,
+    interval,
+    margin,
+    norm_key,
+    tier,
+)
 from bench.traits import AttackTraits
 
 LABELS = [0, 1, 2, 3]
@@ -67,8 +78,12 @@ def test_tiers_follow_the_sample_counts():
     cells, samples = table(cell(1, BIM_01, [9, 1]),              # 2 samples, fools sample 0
                            cell(2, BIM_01, [0, 9, 2, 3]))       # 4 samples, fools sample 1
     got = accuracy(cells, samples, ThreatModel("inf", 0.1))
-    assert got["tiers"] == [{"samples": 2, "attacks": 2, "robust_accuracy": 0.0},
-                            {"samples": 4, "attacks": 1, "robust_accuracy": 0.75}]
+    assert [{k: t[k] for k in ("samples", "attacks", "robust_accuracy")} for t in got["tiers"]] \
+        == [{"samples": 2, "attacks": 2, "robust_accuracy": 0.0},
+            {"samples": 4, "attacks": 1, "robust_accuracy": 0.75}]
+    # 0 of 2 and 3 of 4: exact 95 % intervals (0 of n: [0, 1 - 0.025 ** (1 / n)])
+    assert got["tiers"][0]["interval"] == pytest.approx([0.0, 1 - 0.025 ** 0.5])
+    assert got["tiers"][1]["interval"] == pytest.approx([0.19412, 0.99369], abs=1e-5)
     assert (got["samples"], got["robust_accuracy"], got["label"]) == (2, 0.0, "L-inf 0.1")
 
 
@@ -100,3 +115,21 @@ def test_threat_models_from_a_suite_or_from_the_bounds_that_ran():
 @pytest.mark.parametrize("value,inside", [(0.1, True), (0.1000009, True), (0.1001, False)])
 def test_a_float32_measurement_at_the_budget_is_within_it(value, inside):
     assert ThreatModel("inf", 0.1).within(value) is inside
+
+
+def test_intervals_are_exact_and_filled_in_for_runs_stored_without_them():
+    # Clopper-Pearson's closed forms at the ends: 0 of n, n of n
+    assert interval(0, 10) == pytest.approx([0.0, 1 - 0.025 ** 0.1])
+    assert interval(10, 10) == pytest.approx([0.025 ** 0.1, 1.0])
+    assert margin({"robust_accuracy": 0.0, "interval": interval(0, 10)}) == pytest.approx(0.3085,
+                                                                                          abs=1e-4)
+    assert margin({"robust_accuracy": None}) is None and margin({"robust_accuracy": 0.5}) is None
+    # more samples, a narrower interval around the same accuracy
+    assert margin(tier(2000, 1, 1000)) < 0.023 < margin(tier(200, 1, 100)) < 0.072
+    old = {"samples": 4, "attacks": 1, "robust_accuracy": 0.75,
+           "tiers": [{"samples": 4, "attacks": 1, "robust_accuracy": 0.75},
+                     {"samples": 8, "attacks": 1, "robust_accuracy": 0.5}]}
+    none = {"samples": 0, "attacks": 0, "robust_accuracy": None, "tiers": []}
+    fill_intervals([old, none])
+    assert old == {**tier(4, 1, 3), "tiers": [tier(4, 1, 3), tier(8, 1, 4)]}
+    assert "interval" not in none

@@ -18,6 +18,7 @@ from bench.render.examples import example_grids, load_examples, load_target_hist
 from bench.render.figures import defense_sweeps, eps_sweeps, histograms
 from bench.render.naming import column, row_label, short_row
 from bench.render.threats import threat_context
+from bench.results import threat
 from bench.results.model import RunReport
 from bench.results.records import Cell
 from bench.results.stats import ROW_FLAGS
@@ -106,6 +107,18 @@ def _int(value: Any) -> str:
     return "\u2013" if value is None else f"{value:.0f}"
 
 
+def _pm(tier: Any) -> str:
+    """``±2.2, ``: the larger side of a robust accuracy's 95 % interval ("" without one)."""
+    m = threat.margin(tier)
+    return "" if m is None else f"\u00b1{100 * m:.1f}, "
+
+
+def _interval(tier: Any) -> str:
+    """``; 95 % interval 46.2-50.6%`` for a title ("" without one)."""
+    iv = tier.get("interval")
+    return "" if not iv else f"; 95 % interval {100 * iv[0]:.1f}\u2013{100 * iv[1]:.1f}%"
+
+
 def _secs(value: Any) -> str:
     """Seconds, in ms below one second; a dash when unknown."""
     return ("\u2013" if value is None
@@ -153,7 +166,7 @@ def render_html(report: RunReport, hist: dict[int, dict[str, Any]] | None = None
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(pct=_pct, secs=_secs, int=_int)
+    env.filters.update(pct=_pct, secs=_secs, int=_int, pm=_pm, interval=_interval)
     return env.get_template("report.html.j2").render(**context(report, hist, examples, robust))
 
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from bench.results import threat
 from bench.results.metrics import PERCENT_METRICS, fmt_seconds, fmt_value
 from bench.results.model import RunResults as RunReport
 from bench.results.stats import ROW_FLAGS
@@ -46,15 +47,21 @@ def attack_labels(report: RunReport) -> dict[str, str]:
     return {aid: f"A{i}" for i, aid in enumerate(report.attack_ids, 1)}
 
 
+def _pm(t: dict) -> str:
+    """`` ±2.2``: the larger side of a tier's 95 % interval, in points ("" without one)."""
+    m = threat.margin(t)
+    return "" if m is None else f" \u00b1{100 * m:.1f}"
+
+
 def _robust_text(r: dict | None) -> str:
     return "-" if r is None else "\n".join(
-        f"{100 * t['robust_accuracy']:.1f}% (n={t['samples']}, {t['attacks']} att.)"
+        f"{100 * t['robust_accuracy']:.1f}%{_pm(t)} (n={t['samples']}, {t['attacks']} att.)"
         for t in r["tiers"])
 
 
 def _tier_text(t: dict) -> str:
     acc = t.get("robust_accuracy")
-    return "-" if acc is None else f"{100 * acc:.1f} ({t['samples']}, {t['attacks']})"
+    return "-" if acc is None else f"{100 * acc:.1f}{_pm(t)} ({t['samples']}, {t['attacks']})"
 
 
 def threat_columns(report: RunReport) -> tuple[list[str], dict[str, list[str]]] | None:
@@ -74,7 +81,8 @@ def threat_columns(report: RunReport) -> tuple[list[str], dict[str, list[str]]] 
 
 THREAT_NOTE = ("Robust accuracy (%) per threat model (samples, attacks within the budget; "
                "minimum-norm attacks count their examples within it); more lines cover more "
-               "samples with fewer attacks. An upper bound: only the attacks listed were tried.")
+               "samples with fewer attacks; \u00b1 the wider side of the exact 95 % interval "
+               "of the samples. An upper bound: only the attacks listed were tried.")
 
 
 def _matrix_cells(report: RunReport, metric: str, source_row: str | None,

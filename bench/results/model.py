@@ -252,7 +252,7 @@ def load_results(store: Store, run: int | str | None, plugins: Any = None) -> Ru
     """A stored run (``None``: the latest; ``-2``: the one before); ``plugins`` (a loaded
     registry, optional) supplies the traits of cells stored before traits were (see
     :func:`fill_traits`)."""
-    from bench.results import stats
+    from bench.results import stats, threat
 
     run_id = store.resolve_run(run)
     run_row = dict(store.run(run_id))
@@ -288,6 +288,8 @@ def load_results(store: Store, run: int | str | None, plugins: Any = None) -> Ru
     if "threat_models" not in stored:  # stored before threat models were: computed now
         stored = {**stored, "threat_models": stats.threat_models(results)}
     results.threats = stored["threat_models"]
+    threat.fill_intervals([*results.robust.values(),
+                           *(e for es in results.threats.get("rows", {}).values() for e in es)])
     return results
 
 

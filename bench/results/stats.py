@@ -384,8 +384,7 @@ def robust_accuracy(results: RunResults) -> dict[str, dict[str, Any]]:
             covering = [v for v in correct.values() if len(v) >= n]
             robust = [all(v[i] for v in covering) for i in range(n)]
             if robust:
-                tiers.append({"samples": n, "attacks": len(covering),
-                              "robust_accuracy": sum(robust) / n})
+                tiers.append(threat.tier(n, len(covering), sum(robust)))
         if tiers:
             out[rid] = {**tiers[0], "tiers": tiers}
     return out

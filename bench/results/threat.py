@@ -15,7 +15,9 @@ it. Which attacks count, by their declared traits (never their names):
 Slow attacks often run on fewer samples; as for the worst case, each threat model gets tiers:
 for every distinct sample count n of the counting cells, the accuracy over the first n samples
 under the cells that ran on at least n. The first tier is the headline. Like every robust
-accuracy here it is an upper bound: only the attacks listed were tried.
+accuracy here it is an upper bound: only the attacks listed were tried. Every tier carries the
+exact 95 % interval of its samples (``interval``: what other samples could change, not what
+stronger attacks would).
 
 The curve of a row and a norm (a security evaluation curve, Biggio & Roli 2018) is robust
 accuracy as a function of the budget: per sample, the smallest budget at which some attack is
@@ -30,9 +32,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scipy.stats import binomtest
+
 from bench.results.records import Cell, Sample
 from bench.traits import AttackTraits
 
+#: confidence level of the interval given with every robust accuracy
+CONFIDENCE = 0.95
 #: relative slack on a budget: a float32 perturbation measured at eps (1 + 1e-5) is within eps
 SLACK = 1e-5
 #: the per-sample norms the store keeps
@@ -110,6 +116,36 @@ def _counting(cells: list[Cell], samples: Any, tm: ThreatModel
     return out
 
 
+def interval(robust: int, samples: int) -> list[float]:
+    """The exact (Clopper-Pearson) 95 % interval of a robust accuracy of ``robust`` out of
+    ``samples``: how far other samples of the same data could move it. Not how far stronger
+    attacks would lower it: the accuracy stays an upper bound whatever its interval."""
+    ci = binomtest(robust, samples).proportion_ci(CONFIDENCE, method="exact")
+    return [float(ci.low), float(ci.high)]
+
+
+def tier(samples: int, attacks: int, robust: int) -> dict[str, Any]:
+    """A robust accuracy over the first ``samples`` samples under ``attacks`` attacks."""
+    return {"samples": samples, "attacks": attacks, "robust_accuracy": robust / samples,
+            "interval": interval(robust, samples)}
+
+
+def fill_intervals(entries: Iterable[dict[str, Any]]) -> None:
+    """Give the tiers (and the headline) of robust accuracies stored before intervals were
+    their interval, from the accuracy and the sample count."""
+    for entry in entries:
+        for t in (entry, *entry.get("tiers", ())):
+            acc, n = t.get("robust_accuracy"), t.get("samples")
+            if "interval" not in t and acc is not None and n:
+                t["interval"] = interval(round(acc * n), n)
+
+
+def margin(t: Mapping[str, Any]) -> float | None:
+    """The larger side of a tier's interval, in accuracy units: ``±`` in compact displays."""
+    iv, acc = t.get("interval"), t.get("robust_accuracy")
+    return None if not iv or acc is None else max(acc - iv[0], iv[1] - acc)
+
+
 def accuracy(cells: list[Cell], samples: Any, tm: ThreatModel) -> dict[str, Any]:
     """One row's robust accuracy under ``tm`` with its tiers (``samples(cell)`` gives a cell's
     per-sample records). ``robust_accuracy`` is None when no attack ran within the budget."""
@@ -120,8 +156,7 @@ def accuracy(cells: list[Cell], samples: Any, tm: ThreatModel) -> dict[str, Any]
         robust = [covering[0][1][i].clean_pred == covering[0][1][i].label
                   and not any(_fooled(s[i], how, tm) for how, s in covering)
                   for i in range(n)]
-        tiers.append({"samples": n, "attacks": len(covering),
-                      "robust_accuracy": sum(robust) / n})
+        tiers.append(tier(n, len(covering), sum(robust)))
     head = tiers[0] if tiers else {"samples": 0, "attacks": 0, "robust_accuracy": None}
     return {**tm.to_dict(), **head, "tiers": tiers}
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from bench.interfaces import Params, Reporter
+from bench.results import threat
 from bench.results.metrics import fmt_seconds, fmt_value
 from bench.results.model import RunResults
 
@@ -79,16 +80,24 @@ def _robust_section(report: RunResults) -> list[str]:
         return []
     return ["", "## Robust accuracy (per-sample worst case over the attacks on a row; an "
             "upper bound)", ""] + _table(
-        ["row", "robust acc", "samples", "attacks"],
-        [[rid, fmt_value(t["robust_accuracy"], "clean_accuracy"), str(t["samples"]),
-          str(t["attacks"])] for rid, r in report.robust.items() for t in r["tiers"]])
+        ["row", "robust acc", "95 % interval", "samples", "attacks"],
+        [[rid, fmt_value(t["robust_accuracy"], "clean_accuracy"), _interval_text(t),
+          str(t["samples"]), str(t["attacks"])]
+         for rid, r in report.robust.items() for t in r["tiers"]])
+
+
+def _interval_text(t: dict[str, Any]) -> str:
+    iv = t.get("interval")
+    return "-" if not iv else f"{100 * iv[0]:.1f}-{100 * iv[1]:.1f} %"
 
 
 def _robust_text(entry: dict[str, Any]) -> str:
     if entry.get("robust_accuracy") is None:
         return "-"
-    return (f"{fmt_value(entry['robust_accuracy'], 'clean_accuracy')} "
-            f"(n={entry['samples']}, {entry['attacks']} att.)")
+    m = threat.margin(entry)
+    return (f"{fmt_value(entry['robust_accuracy'], 'clean_accuracy')}"
+            + ("" if m is None else f" \u00b1{100 * m:.1f}")
+            + f" (n={entry['samples']}, {entry['attacks']} att.)")
 
 
 _CELL_ID = re.compile(r"^model=(?P<model>.*?)/defense=(?P<defense>.*?)/attack=(?P<attack>.*?)"
@@ -139,7 +148,7 @@ def _robust_csv(report: RunResults, writer: Any) -> None:
     """One line per row and threat model (``norm``, ``eps``), or per worst-case tier (threat
     model ``worst-case``, no norm) when the run has no threat models."""
     writer.writerow(["run", "row_id", "threat_model", "norm", "eps", "robust_accuracy",
-                     "samples", "attacks"])
+                     "samples", "attacks", "interval_low", "interval_high"])
     run_id = report.run["id"]
     threats = report.threats or {}
     if threats.get("models"):
@@ -147,12 +156,13 @@ def _robust_csv(report: RunResults, writer: Any) -> None:
             for e in threats.get("rows", {}).get(rid, []):
                 acc = e.get("robust_accuracy")
                 writer.writerow([run_id, rid, e["label"], e["norm"], e["eps"],
-                                 "" if acc is None else acc, e["samples"], e["attacks"]])
+                                 "" if acc is None else acc, e["samples"], e["attacks"],
+                                 *(e.get("interval") or ("", ""))])
         return
     for rid, r in report.robust.items():
         for t in r["tiers"]:
             writer.writerow([run_id, rid, "worst-case", "", "", t["robust_accuracy"],
-                             t["samples"], t["attacks"]])
+                             t["samples"], t["attacks"], *(t.get("interval") or ("", ""))])
 
 
 class Json(Reporter):
