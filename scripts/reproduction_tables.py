@@ -16,7 +16,7 @@ from typing import Any
 from bench.results.model import RunReport, load_report
 from bench.results.stats import ROW_FLAGS, masking_verdicts
 from bench.results.store import Store
-from bench.results.threat import margin
+from bench.results.threat import plus_minus
 
 THEIR_TABLE_1 = {0.001: 0.8053, 0.002: 0.7788, 0.005: 0.5993, 0.008: 0.4025, 0.01: 0.3192,
                  0.05: 0.2289, 0.1: 0.2282, 0.5: 0.2284}
@@ -163,7 +163,7 @@ def main() -> None:
         for e in report.threats.get("rows", {}).get(r, []):
             tiers = sorted(e.get("tiers") or [], key=lambda t: t["samples"])
             shown = [tiers[-1], tiers[0]] if len(tiers) > 1 else tiers
-            cells.append(" / ".join(f"{pct(t['robust_accuracy'])} \u00b1{100 * margin(t):.1f} "
+            cells.append(" / ".join(f"{pct(t['robust_accuracy'])} {plus_minus(t)} "
                                     f"({t['samples']}, {t['attacks']})" for t in shown) or "-")
         body.append([label(report, r), *cells])
     print(table(["model", *(m["label"] for m in models)], body))

@@ -109,8 +109,8 @@ def _int(value: Any) -> str:
 
 def _pm(tier: Any) -> str:
     """``±2.2, ``: the larger side of a robust accuracy's 95 % interval ("" without one)."""
-    m = threat.margin(tier)
-    return "" if m is None else f"\u00b1{100 * m:.1f}, "
+    pm = threat.plus_minus(tier)
+    return f"{pm}, " if pm else ""
 
 
 def _interval(tier: Any) -> str:

@@ -49,8 +49,8 @@ def attack_labels(report: RunReport) -> dict[str, str]:
 
 def _pm(t: dict) -> str:
     """`` ±2.2``: the larger side of a tier's 95 % interval, in points ("" without one)."""
-    m = threat.margin(t)
-    return "" if m is None else f" \u00b1{100 * m:.1f}"
+    pm = threat.plus_minus(t)
+    return f" {pm}" if pm else ""
 
 
 def _robust_text(r: dict | None) -> str:

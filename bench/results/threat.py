@@ -146,6 +146,12 @@ def margin(t: Mapping[str, Any]) -> float | None:
     return None if not iv or acc is None else max(acc - iv[0], iv[1] - acc)
 
 
+def plus_minus(t: Mapping[str, Any]) -> str:
+    """``±2.2``: :func:`margin` in points, as every report prints it ("" without an interval)."""
+    m = margin(t)
+    return "" if m is None else f"\u00b1{100 * m:.1f}"
+
+
 def accuracy(cells: list[Cell], samples: Any, tm: ThreatModel) -> dict[str, Any]:
     """One row's robust accuracy under ``tm`` with its tiers (``samples(cell)`` gives a cell's
     per-sample records). ``robust_accuracy`` is None when no attack ran within the budget."""

@@ -94,9 +94,8 @@ def _interval_text(t: dict[str, Any]) -> str:
 def _robust_text(entry: dict[str, Any]) -> str:
     if entry.get("robust_accuracy") is None:
         return "-"
-    m = threat.margin(entry)
-    return (f"{fmt_value(entry['robust_accuracy'], 'clean_accuracy')}"
-            + ("" if m is None else f" \u00b1{100 * m:.1f}")
+    pm = threat.plus_minus(entry)
+    return (f"{fmt_value(entry['robust_accuracy'], 'clean_accuracy')}" + (f" {pm}" if pm else "")
             + f" (n={entry['samples']}, {entry['attacks']} att.)")
 
 
